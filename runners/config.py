@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-T = TypeVar("T")
-
 import yaml
 
 from envs.errors import ArenaError
+
+T = TypeVar("T")
 
 
 class ConfigError(ArenaError):

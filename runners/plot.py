@@ -14,7 +14,7 @@ def read_metrics(path: Path) -> dict[str, tuple[list[int], list[float]]]:
     """Scalar series from a metrics.jsonl file: key -> (steps, values). Non-scalar records are skipped."""
     series: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
     with open(path) as handle:
-        for number, line in enumerate(handle, 1):
+        for line in handle:
             if not line.strip():
                 continue
             try:
@@ -67,7 +67,7 @@ def plot_run(run_dir: Path, out_dir: Path | None = None, keys: list[str] | None 
             ax.set_title(key, fontsize=9)
             ax.set_xlabel("step", fontsize=8)
             ax.grid(alpha=0.3)
-        for ax in list(axes.flat)[len(group_keys):]:
+        for ax in list(axes.flat)[len(group_keys) :]:
             ax.axis("off")
         fig.suptitle(f"{run_dir.name}: {group}", fontsize=10)
         fig.tight_layout()

@@ -46,8 +46,11 @@ class ProgressBar:
         elapsed = max(time.perf_counter() - self._start, 1e-9)
         rate = (self.completed - self._start_completed) / elapsed
         shown = [f"{rate:,.0f} steps/s"]
-        shown += [f"{name.rstrip('_')}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
-                  for name, value in figures.items() if value is not None]
+        shown += [
+            f"{name.rstrip('_')}={value:.4g}" if isinstance(value, float) else f"{name}={value}"
+            for name, value in figures.items()
+            if value is not None
+        ]
         self._progress.update(self._task, completed=self.completed, figures="  ".join(shown))
 
     def __enter__(self) -> ProgressBar:

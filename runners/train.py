@@ -55,13 +55,20 @@ def split_positionals(items: list[str]) -> tuple[Path | None, list[str]]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of `arena train`."""
     parser.add_argument(
-        "items", nargs="*", metavar="CONFIG | key.sub=value",
+        "items",
+        nargs="*",
+        metavar="CONFIG | key.sub=value",
         help="a YAML file from configs/ (optional: embedded defaults otherwise), then overrides such as "
         "run.seed=3 tracking.mode=disabled",
     )
     parser.add_argument("--algo", default=None, help=f"algorithm when no config names one (default {DEFAULT_ALGO})")
-    parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
-                        help="continue runs/<name> from its last checkpoint (same counters, RNG, W&B run)")
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="continue runs/<name> from its last checkpoint (same counters, RNG, W&B run)",
+    )
     parser.add_argument("--list-keys", action="store_true", help="print every config key with its doc and stop")
 
 
