@@ -327,3 +327,24 @@ class QNetwork(nn.Module):
     def forward(self, obs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """obs [B, *obs_shape] -> Q [B, A] (-inf where illegal)."""
         return self.head(self.body(obs)[0], mask)
+
+
+class PolicyValueNet(nn.Module):
+    """AlphaZero's model: a `ResTower` with a 1x1-conv policy head (logits [B, A]) and a tanh value head ([B])."""
+
+    def __init__(self, preset: str, obs_shape: tuple[int, ...], num_actions: int, value_hidden: int = 64) -> None:
+        super().__init__()
+        self.tower = make_backbone(preset, obs_shape)
+        if not isinstance(self.tower, ResTower):
+            raise ArenaError(f"PolicyValueNet needs a resnet preset (e.g. resnet-5x64), got {preset!r}")
+        channels, cells = self.tower.channels, obs_shape[1] * obs_shape[2]
+        self.policy_conv = nn.Sequential(nn.Conv2d(channels, 2, 1, bias=False), nn.BatchNorm2d(2), nn.ReLU())
+        self.policy_fc = nn.Linear(2 * cells, num_actions)
+        self.value_conv = nn.Sequential(nn.Conv2d(channels, 1, 1, bias=False), nn.BatchNorm2d(1), nn.ReLU())
+        self.value_fc = nn.Sequential(nn.Linear(cells, value_hidden), nn.ReLU(), nn.Linear(value_hidden, 1), nn.Tanh())
+
+    def forward(self, obs: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """obs [B, C, H, W] -> (logits [B, A] with -inf where illegal, values [B] in [-1, 1])."""
+        x = self.tower.trunk(obs)  # [B, channels, H, W]
+        logits = mask_logits(self.policy_fc(self.policy_conv(x).flatten(1)), mask)
+        return logits, self.value_fc(self.value_conv(x).flatten(1)).squeeze(-1)
