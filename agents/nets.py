@@ -141,9 +141,7 @@ class LSTMCore(nn.Module):
     `[B, *obs_shape]` (acting): both give the same outputs for the same inputs.
     """
 
-    def __init__(
-        self, encoder: nn.Module, hidden_size: int = 128, cell: Literal["lstm", "gru"] = "lstm"
-    ) -> None:
+    def __init__(self, encoder: nn.Module, hidden_size: int = 128, cell: Literal["lstm", "gru"] = "lstm") -> None:
         super().__init__()
         self.encoder = encoder
         self.obs_shape = encoder.obs_shape

@@ -1,0 +1,128 @@
+"""PPO: smoke runs through `Run` (feed-forward and recurrent), resume, GAE, config errors; slow learning tests."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from agents.ppo import PPOConfig, PPOParams, gae, masked_log_probs, model_from_checkpoint, train
+from envs.errors import ArenaError
+from runners.checkpoint import load_checkpoint_file, resolve_checkpoint_path
+from runners.config import ConfigError, load_config
+from runners.run import Run
+
+
+def make_run(tmp_path, *overrides, name="r"):
+    config = load_config(
+        PPOConfig,
+        None,
+        [f"run.runs_dir={tmp_path}", "tracking.mode=disabled", "run.torch_threads=1", *overrides],
+    )
+    return config, Run.create(config, name=name)
+
+
+def metrics(run):
+    return [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_defaults_are_a_cartpole_run():
+    config = PPOConfig()
+    assert config.algo == "ppo" and config.env.id == "CartPole-v1" and config.ppo.total_steps == 100_000
+
+
+def test_unknown_key_suggests_the_right_one(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("ppo:\n  lr: 0.001\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'lr' in .*c.yaml \[ppo\]; did you mean 'learning_rate'\?"):
+        load_config(PPOConfig, path)
+
+
+def test_smoke_run_logs_checkpoints_and_evaluates(tmp_path):
+    config, run = make_run(tmp_path, "ppo.total_steps=512", "eval.episodes=2", "run.checkpoint_every=256")
+    with run:
+        result = train(config, run)
+    assert result["global_step"] == 512
+    assert np.isfinite(result["eval/return_mean"])
+    records = metrics(run)
+    assert any("train/policy_loss" in r for r in records)
+    assert any("eval/return_mean" in r for r in records)
+    checkpoint = load_checkpoint_file(resolve_checkpoint_path(run.path))
+    assert checkpoint["global_step"] == 512 and checkpoint["update"] == 2
+    # the checkpoint alone rebuilds the policy
+    model = model_from_checkpoint(checkpoint)
+    logits, value, _ = model(torch.zeros(3, 4))
+    assert logits.shape == (3, 2) and value.shape == (3,)
+
+
+def test_recurrent_smoke_on_masked_cartpole(tmp_path):
+    config, run = make_run(
+        tmp_path, "net.preset=lstm-64", "env.wrapper=mask-velocity", "ppo.total_steps=512",
+        "ppo.num_steps=16", "ppo.minibatch_size=64", "ppo.update_epochs=2", "eval.episodes=2",
+    )  # fmt: skip
+    with run:
+        result = train(config, run)
+    assert result["global_step"] == 512
+    checkpoint = load_checkpoint_file(resolve_checkpoint_path(run.path))
+    assert checkpoint["net"]["obs_shape"] == [2]  # velocities hidden
+    assert model_from_checkpoint(checkpoint).recurrent
+
+
+def test_recurrent_minibatches_must_split_the_envs(tmp_path):
+    config, run = make_run(tmp_path, "net.preset=lstm-64", "env.num_envs=3", "ppo.minibatch_size=64",
+                           "ppo.num_steps=32", "ppo.total_steps=96")  # fmt: skip
+    with run, pytest.raises(ArenaError, match="whole sequences"):
+        train(config, run)
+
+
+def test_resume_continues_counters_and_weights(tmp_path):
+    config, run = make_run(tmp_path, "ppo.total_steps=1024", "eval.episodes=0", "run.checkpoint_every=512")
+    with run:
+        train(config, run)
+    first = load_checkpoint_file(resolve_checkpoint_path(run.path))
+    # resume with a larger budget: it starts from step 1024, not from 0
+    resumed = Run.resume(run.path, PPOConfig, ["ppo.total_steps=2048"])
+    with resumed:
+        result = train(resumed.config, resumed)
+    assert result["global_step"] == 2048
+    steps = [r["step"] for r in metrics(resumed) if "train/policy_loss" in r]
+    assert steps == sorted(steps) and steps[0] == 256 and steps[-1] == 2048 and len(steps) == 8
+    last = load_checkpoint_file(resolve_checkpoint_path(run.path))
+    assert last["update"] == 8
+    assert not torch.equal(first["model"]["policy.linear.weight"], last["model"]["policy.linear.weight"])
+
+
+def test_resume_refuses_a_checkpoint_of_another_shape(tmp_path):
+    config, run = make_run(tmp_path, "ppo.total_steps=256", "eval.episodes=0")
+    with run:
+        train(config, run)
+    resumed = Run.resume(run.path, PPOConfig, ["env.wrapper=mask-velocity", "ppo.total_steps=512"])
+    with resumed, pytest.raises(ArenaError, match=r"observations \(4,\).*gives \(2,\)"):
+        train(resumed.config, resumed)
+
+
+def test_gae_matches_hand_computation_and_stops_at_episode_ends():
+    p = PPOParams(gamma=0.5, gae_lambda=0.5)
+    rewards = np.array([[1.0], [1.0], [1.0]], dtype=np.float32)
+    values = np.zeros((3, 1), dtype=np.float32)
+    dones = np.array([[0.0], [0.0], [1.0]], dtype=np.float32)  # obs[2] starts a new episode
+    adv = gae(rewards, values, dones, np.array([10.0]), np.array([0.0]), p)
+    # step 2 bootstraps from next_value: 1 + 0.5 * 10; step 1 ends its episode: 1; step 0: 1 + 0.25 * 1
+    np.testing.assert_allclose(adv[:, 0], [1.25, 1.0, 6.0])
+
+
+def test_masked_entropy_is_finite_and_ignores_illegal_actions():
+    logits = torch.tensor([[0.0, float("-inf"), 0.0]])
+    logp, entropy = masked_log_probs(logits)
+    assert torch.isclose(entropy, torch.tensor([np.log(2.0)], dtype=torch.float32)).all()
+    assert logp[0, 1] == float("-inf")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_ppo_solves_cartpole_within_100k_steps(tmp_path, seed):
+    config, run = make_run(tmp_path, f"run.seed={seed}", "ppo.target_return=475", "eval.episodes=0")
+    with run:
+        result = train(config, run)
+    assert result["train/return_mean20"] >= 475
+    assert result["global_step"] <= 100_000
