@@ -1,0 +1,163 @@
+"""`arena bench pons AGENT`: an agent's Connect Four mistake rate on Pascal Pons' benchmark positions.
+
+For every position of each set, the agent picks a move; the move is a mistake when another legal move has a
+strictly better value (win > draw > loss) under perfect play. The values of every legal move ship with the
+repo in `envs/data/connect4_pons.npz` (made by `benchmarks/gen_pons_values.py`), so this needs no solver.
+
+    python -m runners.bench pons minimax:depth=5
+    python -m runners.bench pons mcts:sims=1000 --sets End-Easy Begin-Medium --limit 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from envs.errors import ArenaError
+
+DATA = Path(__file__).resolve().parent.parent / "envs" / "data" / "connect4_pons.npz"
+# Pons' sets in order of difficulty for a solver, with the stage names of his blog and of AlphaZero.jl.
+SETS = {
+    "Test_L3_R1": "End-Easy",
+    "Test_L2_R1": "Middle-Easy",
+    "Test_L2_R2": "Middle-Medium",
+    "Test_L1_R1": "Begin-Easy",
+    "Test_L1_R2": "Begin-Medium",
+    "Test_L1_R3": "Begin-Hard",
+}
+
+
+def load_pons(path: Path = DATA) -> dict[str, dict[str, np.ndarray]]:
+    """{set: {"moves": str[N], "score": int8[N], "values": int8[N, 7]}} for the sets in the data file."""
+    if not path.exists():
+        raise ArenaError(f"no Pons data at {path}: run `python -m benchmarks.gen_pons_values` to make it")
+    out: dict[str, dict[str, np.ndarray]] = {}
+    with np.load(path) as f:
+        for name in SETS:
+            if f"{name}.values" in f.files:
+                out[name] = {k: f[f"{name}.{k}"] for k in ("moves", "score", "values")}
+    return out
+
+
+def resolve_sets(requested: list[str] | None, available: list[str]) -> list[str]:
+    """Set names from file names (`Test_L1_R2`), short names (`L1_R2`) or stage names (`Begin-Medium`)."""
+    if not requested:
+        return [s for s in SETS if s in available]
+    by_alias = {}
+    for name, stage in SETS.items():
+        for alias in (name, name.removeprefix("Test_"), stage):
+            by_alias[alias.lower()] = name
+    out = []
+    for r in requested:
+        name = by_alias.get(r.lower())
+        if name is None:
+            raise ArenaError(f"unknown Pons set {r!r}; valid: {', '.join(f'{n} ({s})' for n, s in SETS.items())}")
+        if name not in available:
+            raise ArenaError(f"set {name} ({SETS[name]}) is not in {DATA.name}; present: {', '.join(available)}")
+        out.append(name)
+    return out
+
+
+def with_seed(spec: str, seed: int) -> str:
+    """Add `seed=` to an agent spec whose kind takes a seed and that does not set one."""
+    from agents import AGENT_KINDS, parse_spec
+
+    kind, _, kwargs = parse_spec(spec)
+    if "seed" in kwargs or kind not in AGENT_KINDS:
+        return spec
+    import inspect
+
+    try:
+        takes_seed = "seed" in inspect.signature(AGENT_KINDS[kind]).parameters
+    except (TypeError, ValueError):
+        takes_seed = False
+    if not takes_seed:
+        return spec
+    return f"{spec}{',' if ':' in spec else ':'}seed={seed}"
+
+
+def bench_pons(spec: str, sets: list[str] | None = None, limit: int | None = None, seed: int = 0) -> list[dict]:
+    """Mistake rate of agent `spec` on each Pons set: rows with set, stage, positions, mistakes, rate, ms."""
+    from agents import make_agent
+    from envs import make_game
+
+    game = make_game("connect_four")
+    agent = make_agent(with_seed(spec, seed), game)
+    data = load_pons()
+    rows = []
+    for name in resolve_sets(sets, list(data)):
+        moves, values = data[name]["moves"], data[name]["values"]
+        n = len(moves) if limit is None else min(limit, len(moves))
+        mistakes, elapsed = 0, 0.0
+        for i in range(n):
+            state = game.state_from_moves(str(moves[i]))
+            agent.reset()
+            t0 = time.perf_counter()
+            action = agent.act(state)
+            elapsed += time.perf_counter() - t0
+            v = values[i]  # [7] int8: +1 win, 0 draw, -1 loss, -2 full column
+            if v[action] == -2:
+                raise ArenaError(f"{agent.name} played the full column {action + 1} in {name} position {moves[i]}")
+            mistakes += int(v[action] < v.max())
+        rows.append(
+            {
+                "set": name,
+                "stage": SETS[name],
+                "positions": n,
+                "mistakes": mistakes,
+                "rate": mistakes / max(n, 1),
+                "ms_per_move": 1000 * elapsed / max(n, 1),
+            }
+        )
+    return rows
+
+
+def format_table(spec: str, rows: list[dict]) -> str:
+    """The rows as an aligned text table."""
+    lines = [
+        f"Pons benchmark for {spec}: a mistake is a move whose value (win/draw/loss) is below the best",
+        f"{'set':<12} {'stage':<14} {'positions':>9} {'mistakes':>8} {'rate':>7} {'ms/move':>9}",
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['set']:<12} {r['stage']:<14} {r['positions']:>9} {r['mistakes']:>8} "
+            f"{100 * r['rate']:>6.1f}% {r['ms_per_move']:>9.1f}"
+        )
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the `pons` subcommand to `parser` (the `arena bench` parser)."""
+    sub = parser.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    pons = sub.add_parser("pons", help="Connect Four mistake rate on Pons' test positions", description=__doc__)
+    pons.add_argument("agent", help="agent spec, e.g. minimax:depth=5 or mcts:sims=1000")
+    pons.add_argument(
+        "--sets", nargs="+", default=None, help="sets by file or stage name (default: all in the data file)"
+    )
+    pons.add_argument("--limit", type=int, default=None, help="first N positions of each set")
+    pons.add_argument("--seed", type=int, default=0, help="seed for agents that take one")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the benchmark named in `args` and print its table."""
+    if args.bench != "pons":
+        raise ArenaError(f"unknown benchmark {args.bench!r}; valid: pons")
+    if args.limit is not None and args.limit < 1:
+        raise ArenaError(f"--limit must be at least 1, not {args.limit}")
+    rows = bench_pons(args.agent, args.sets, args.limit, args.seed)
+    print(format_table(args.agent, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    _parser = argparse.ArgumentParser(prog="python -m runners.bench", description="Benchmarks of agents.")
+    add_arguments(_parser)
+    try:
+        sys.exit(main(_parser.parse_args()))
+    except ArenaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
