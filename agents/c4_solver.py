@@ -227,6 +227,44 @@ class ConnectFourSolver:
             out = [None if s is None else (s > 0) - (s < 0) for s in out]
         return out
 
+    def score_above(self, cur: int, mask: int, threshold: int) -> bool:
+        """Whether the exact score of a non-terminal position is above `threshold` (one null-window search)."""
+        moves = mask.bit_count()
+        if moves >= CELLS:
+            return threshold < 0
+        possible = (mask + BOTTOM_ROW) & BOARD
+        if _winning_cells(cur, mask) & possible:  # negamax assumes no immediate win
+            return (CELLS + 1 - moves) // 2 > threshold
+        args = (self.tt_keys, self.tt_vals, self.buf_moves, self.buf_scores, self.counter)
+        return _negamax(int(cur), int(mask), int(moves), threshold, threshold + 1, *args) > threshold
+
+    def move_values(self, cur: int, mask: int, value: int) -> list[int | None]:
+        """Win (1) / draw (0) / loss (-1) of each column [7] (None when full), given the position's own value.
+
+        Knowing the position's value saves searches: in a lost position every move loses; in a drawn one a
+        move draws or loses (one search tells which); in a won one a move that does not win needs a second
+        search to tell a draw from a loss.
+        """
+        out: list[int | None] = []
+        for col in range(WIDTH):
+            if mask & (1 << (col * 7 + HEIGHT - 1)):
+                out.append(None)
+                continue
+            move = (mask + (1 << (col * 7))) & (0x3F << (col * 7))
+            mover, child_mask = cur | move, mask | move
+            if _has_four(mover):
+                out.append(1)
+            elif child_mask == BOARD:
+                out.append(0)
+            elif value < 0:
+                out.append(-1)
+            elif value == 0 or self.score_above(mover ^ child_mask, child_mask, -1):
+                # The opponent scores at least 0 after this move: a draw or a loss for us.
+                out.append(-1 if self.score_above(mover ^ child_mask, child_mask, 0) else 0)
+            else:
+                out.append(1)
+        return out
+
 
 def _has_four(stones: int) -> bool:
     for shift in (1, 7, 6, 8):

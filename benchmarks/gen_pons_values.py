@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             if i < start:
                 continue
             state = game.state_from_moves(m)
-            vals = solver.move_scores(state.cur, state.mask, weak=True)
+            vals = solver.move_values(state.cur, state.mask, (score > 0) - (score < 0))
             for col, v in enumerate(vals):
                 if v is not None:
                     values[i, col] = v
