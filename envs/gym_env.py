@@ -110,7 +110,8 @@ class ArenaGymEnv(gym.Env):
     def _info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"learner": self.learner}
         if self.state.is_terminal():
-            info["winner"] = self.state.winner
+            # An int even for a draw (-1): vector envs stack infos into arrays.
+            info["winner"] = -1 if self.state.winner is None else self.state.winner
         return info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
