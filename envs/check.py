@@ -32,7 +32,7 @@ def check_game(game: Game, games: int = 20, seed: int = 0, max_checked_per_game:
             legal = state.legal_actions()
             action = int(rng.choice(legal))
             before = (str(state), state.legal_actions(), state.current_player(), state.moves)
-            child = state.apply(action)
+            child = _apply_legal(state, action)
             after = (str(state), state.legal_actions(), state.current_player(), state.moves)
             assert before == after, "apply changed the state it was called on"
             assert child.moves == (*state.moves, action), "moves history does not end with the move played"
@@ -42,6 +42,14 @@ def check_game(game: Game, games: int = 20, seed: int = 0, max_checked_per_game:
         assert str(replay) == str(state), "replaying the move list in text gives another position"
         _check_terminal(state)
     return seen
+
+
+def _apply_legal(state, action: int):
+    """`state.apply(action)` for an action the legal mask allows: a refusal is a broken invariant."""
+    try:
+        return state.apply(action)
+    except IllegalActionError as e:
+        raise AssertionError(f"the legal mask allows {action} but apply refuses it: {e}") from e
 
 
 def _check_state(game: Game, state, rng: np.random.Generator, thorough: bool) -> None:
@@ -63,7 +71,7 @@ def _check_state(game: Game, state, rng: np.random.Generator, thorough: bool) ->
     # Every action outside the mask is refused with IllegalActionError, every action inside is accepted.
     for a in range(game.num_actions):
         if mask[a]:
-            state.apply(a)
+            _apply_legal(state, a)
             assert game.text_to_action(game.action_to_text(a)) == a, f"text of action {a} does not round-trip"
         else:
             try:

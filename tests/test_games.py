@@ -254,3 +254,24 @@ def test_gomoku_center_notation_and_draw_on_full_small_board():
     moves = [m for pair in zip(x, [*o, None], strict=True) for m in pair if m is not None]
     state = small.state_from_moves(moves)
     assert state.is_terminal() and state.winner is None and state.returns().tolist() == [0, 0]
+
+
+def test_check_game_catches_a_mask_that_lies_and_a_mutating_apply(monkeypatch):
+    from envs.tictactoe import TicTacToeState
+
+    game = make_game("tictactoe")
+    with monkeypatch.context() as m:
+        m.setattr(TicTacToeState, "legal_actions", lambda self: [] if self.is_terminal() else list(range(9)))
+        with pytest.raises(AssertionError):
+            check_game(game, games=2)
+    original = TicTacToeState.apply
+
+    def mutating_apply(self, action):
+        child = original(self, action)
+        self.moves = child.moves  # a bug: the parent's history changes
+        return child
+
+    with monkeypatch.context() as m:
+        m.setattr(TicTacToeState, "apply", mutating_apply)
+        with pytest.raises(AssertionError, match="changed the state"):
+            check_game(game, games=2)
