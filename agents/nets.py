@@ -314,6 +314,11 @@ class ActorCritic(nn.Module):
         return self.value_head(self.actor_body(obs, state, done)[0])
 
 
+def make_adam(params: Any, lr: float, eps: float = 1e-8) -> torch.optim.Adam:
+    """Adam with the fused kernel (one call per step instead of one per tensor: ~3x faster for small nets)."""
+    return torch.optim.Adam(params, lr=lr, eps=eps, fused=True)
+
+
 class QNetwork(nn.Module):
     """A backbone and a `QHead`: Q-values `[B, A]` for DQN."""
 

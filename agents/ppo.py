@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agents.nets import ActorCritic, State, is_recurrent
+from agents.nets import ActorCritic, State, is_recurrent, make_adam
 from agents.rl_envs import (
     EnvConfig,
     evaluate,
@@ -205,7 +205,7 @@ def train(config: PPOConfig, run: Any) -> dict[str, float]:
     obs_shape, num_actions, masked = space_shapes(envs.single_observation_space, envs.single_action_space)
     recurrent = is_recurrent(config.net.preset)
     model = ActorCritic(config.net.preset, obs_shape, num_actions, config.net.shared).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=p.learning_rate, eps=1e-5)
+    optimizer = make_adam(model.parameters(), p.learning_rate, eps=1e-5)
 
     n, steps = config.env.num_envs, p.num_steps
     batch_size = n * steps
@@ -355,7 +355,7 @@ def train(config: PPOConfig, run: Any) -> dict[str, float]:
                         loss, stats = ppo_loss(model, batch, p, clip, start)
                         optimizer.zero_grad(set_to_none=True)
                         loss.backward()
-                        nn.utils.clip_grad_norm_(model.parameters(), p.max_grad_norm)
+                        nn.utils.clip_grad_norm_(model.parameters(), p.max_grad_norm, foreach=True)
                         optimizer.step()
                         if p.target_kl and stats["approx_kl"] > p.target_kl:
                             stop = True
