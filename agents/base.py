@@ -1,4 +1,4 @@
-"""The Agent interface: `name`, `reset()`, `act(state) -> action`. The tournament sees nothing else."""
+"""The Agent interface: `name`, `reset(seed=None)`, `act(state) -> action`. The tournament sees nothing else."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ class Agent:
         self.seed = seed
         self.rng = np.random.default_rng(seed)
 
-    def reset(self) -> None:
-        """Forget anything about the previous game (the default keeps nothing)."""
+    def reset(self, seed: int | None = None) -> None:
+        """Forget the previous game; a `seed` re-seeds `self.rng` so that the next game is reproducible."""
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
 
     def act(self, state: State) -> int:
         """The action to play in `state` (a legal one)."""

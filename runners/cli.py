@@ -20,6 +20,9 @@ from envs.errors import ArenaError
 
 COMMANDS: dict[str, str] = {
     "train": "train an agent (PPO, DQN, AlphaZero) from a YAML config, or resume a run",
+    "tournament": "play agents against each other and rate them: Elo with 95% intervals, crosstable, plots",
+    "sprt": "play a candidate against a baseline until a sequential probability ratio test decides",
+    "play": "play a board game against an agent in the terminal",
     "bench": "measure agents against exact references (e.g. Connect Four mistake rates on Pons' sets)",
     "plot": "draw a run's curves from metrics.jsonl to PNG",
 }

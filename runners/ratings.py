@@ -84,7 +84,7 @@ def pair_elo(wins: int, losses: int, draws: int) -> PairResult:
     variance = (wins * (1 - score) ** 2 + losses * score**2 + draws * (0.5 - score) ** 2) / games
     stderr = math.sqrt(variance / games)
     low, high = score - Z95 * stderr, score + Z95 * stderr
-    margin = (elo_from_score(high) - elo_from_score(low)) / 2 if 0 < low and high < 1 else math.inf
+    margin = (elo_from_score(high) - elo_from_score(low)) / 2 if low > 0 and high < 1 else math.inf
     decisive = wins + losses
     los = normal_cdf((wins - losses) / math.sqrt(decisive)) if decisive else 0.5
     return PairResult(wins, losses, draws, score, elo_from_score(score), margin, los)
@@ -190,7 +190,7 @@ def sprt_llr(wins: int, losses: int, draws: int, elo0: float, elo1: float) -> fl
     and per-game variance `v` over `n` games, LLR = n (s1 - s0) (2 s - s0 - s1) / (2 v).
     """
     games = wins + losses + draws
-    if games == 0 or wins + losses == 0 and draws == 0:
+    if games == 0 or (wins + losses == 0 and draws == 0):
         return 0.0
     score = (wins + 0.5 * draws) / games
     variance = (wins * (1 - score) ** 2 + losses * score**2 + draws * (0.5 - score) ** 2) / games

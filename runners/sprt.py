@@ -1,0 +1,130 @@
+"""`arena sprt CANDIDATE BASELINE`: play until a sequential probability ratio test decides.
+
+H0: the candidate is `--elo0` stronger than the baseline; H1: it is `--elo1` stronger. Games are played in
+colour-swapped pairs from shared random openings, and the log-likelihood ratio (LLR) is checked after each
+pair; the test stops when it crosses `log((1-beta)/alpha)` (H1 accepted) or `log(beta/(1-alpha))` (H0).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from envs.errors import ArenaError
+from runners.ratings import pair_elo, sprt_bounds, sprt_decision, sprt_llr
+from runners.tournament import play_game, random_opening
+
+
+@dataclass(frozen=True)
+class SprtResult:
+    """The outcome of one SPRT: the counts, the final LLR, the bounds and the accepted hypothesis (or None)."""
+
+    wins: int
+    losses: int
+    draws: int
+    llr: float
+    bounds: tuple[float, float]
+    accepted: str | None
+
+
+def run_sprt(
+    game: Any,
+    candidate: Any,
+    baseline: Any,
+    *,
+    elo0: float = 0.0,
+    elo1: float = 30.0,
+    alpha: float = 0.05,
+    beta: float = 0.05,
+    max_games: int = 10_000,
+    opening_plies: int = 2,
+    seed: int = 0,
+    on_pair: Any = None,
+) -> SprtResult:
+    """Play colour-swapped pairs of games until the LLR crosses a bound or `max_games` are played."""
+    if not elo1 > elo0:
+        raise ArenaError(f"--elo1 must be above --elo0, got elo0={elo0} elo1={elo1}")
+    rng = np.random.default_rng(seed)
+    wins = losses = draws = 0
+    llr, accepted = 0.0, None
+    while accepted is None and wins + losses + draws < max_games:
+        opening = random_opening(game, opening_plies, rng)
+        game_seed = int(rng.integers(2**31))
+        for candidate_moves_first in (True, False):
+            first, second = (candidate, baseline) if candidate_moves_first else (baseline, candidate)
+            state, _ = play_game(game, first, second, opening, game_seed)
+            candidate_return = float(state.returns()[0 if candidate_moves_first else 1])
+            wins += candidate_return > 0
+            losses += candidate_return < 0
+            draws += candidate_return == 0
+        llr = sprt_llr(wins, losses, draws, elo0, elo1)
+        accepted = sprt_decision(llr, alpha, beta)
+        if on_pair is not None:
+            on_pair(wins, losses, draws, llr)
+    return SprtResult(wins, losses, draws, llr, sprt_bounds(alpha, beta), accepted)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `arena sprt`."""
+    parser.add_argument("candidate", help="agent spec of the candidate, e.g. az:runs/c4/latest,sims=200")
+    parser.add_argument("baseline", help="agent spec of the baseline, e.g. minimax:depth=4")
+    parser.add_argument("--game", required=True, help="tictactoe, connect_four, othello, gomoku")
+    parser.add_argument("--elo0", type=float, default=0.0, help="Elo gain under H0 (default 0)")
+    parser.add_argument("--elo1", type=float, default=30.0, help="Elo gain under H1 (default 30)")
+    parser.add_argument("--alpha", type=float, default=0.05, help="false-positive rate (default 0.05)")
+    parser.add_argument("--beta", type=float, default=0.05, help="false-negative rate (default 0.05)")
+    parser.add_argument("--max-games", type=int, default=10_000, help="stop undecided after this many games")
+    parser.add_argument("--opening-plies", type=int, default=2, help="random plies per opening pair (default 2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of openings and agents")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the test and print LLR, bounds and the decision, cutechess-style."""
+    from agents import make_agent
+    from envs import make_game
+
+    game = make_game(args.game)
+    candidate, baseline = make_agent(args.candidate, game), make_agent(args.baseline, game)
+    for name, value in (("alpha", args.alpha), ("beta", args.beta)):
+        if not 0 < value < 0.5:
+            raise ArenaError(f"--{name} must be in (0, 0.5), got {value}")
+    lower, upper = sprt_bounds(args.alpha, args.beta)
+
+    def show(wins: int, losses: int, draws: int, llr: float) -> None:
+        print(
+            f"games {wins + losses + draws}: {wins} - {losses} - {draws}  LLR {llr:.2f} ({lower:.2f}, {upper:.2f})",
+            flush=True,
+        )
+
+    result = run_sprt(
+        game,
+        candidate,
+        baseline,
+        elo0=args.elo0,
+        elo1=args.elo1,
+        alpha=args.alpha,
+        beta=args.beta,
+        max_games=args.max_games,
+        opening_plies=args.opening_plies,
+        seed=args.seed,
+        on_pair=show,
+    )
+    for line in pair_elo(result.wins, result.losses, result.draws).lines(args.candidate, args.baseline):
+        print(line)
+    verdict = {
+        "H1": f"H1 accepted: {args.candidate} is stronger by about {args.elo1:g} Elo",
+        "H0": f"H0 accepted: {args.candidate} is not stronger than {args.elo0:g} Elo",
+        None: "no decision within --max-games",
+    }[result.accepted]
+    share = 100 * result.llr / (upper if result.llr >= 0 else -lower)
+    print(f"SPRT: llr {result.llr:.2f} ({share:.1f}%), lbound {lower:.2f}, ubound {upper:.2f} - {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    from runners.cli import run_module
+
+    raise SystemExit(run_module("sprt"))
