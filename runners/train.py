@@ -23,9 +23,13 @@ DEFAULT_ALGO = "ppo"
 
 def algorithms() -> dict[str, tuple[type, Callable[[Any, Any], dict[str, float]]]]:
     """Algorithm name -> (config dataclass, train function). Imported on demand: they load torch."""
-    from agents import dqn, ppo
+    from agents import alphazero, dqn, ppo
 
-    return {"ppo": (ppo.PPOConfig, ppo.train), "dqn": (dqn.DQNConfig, dqn.train)}
+    return {
+        "ppo": (ppo.PPOConfig, ppo.train),
+        "dqn": (dqn.DQNConfig, dqn.train),
+        "az": (alphazero.AZConfig, alphazero.train),
+    }
 
 
 def algorithm_of(path: Path | None, overrides: list[str], fallback: str = DEFAULT_ALGO) -> str:

@@ -1,0 +1,617 @@
+"""AlphaZero: batched self-play with PUCT search guided by a policy/value net, and the learner that trains it.
+
+```
+SelfPlayActor  many games in lockstep, one BatchedMCTS  ──samples (obs, search policy, outcome)──>  ReplayWindow
+Learner        minibatch Adam on policy cross-entropy + value MSE (+ L2 through weight decay)  <──  ReplayWindow
+```
+
+`train(config, run)` runs both in one process (`arena train configs/az_tictactoe.yaml`); `arena selfplay` runs
+the same actor and learner in separate MPI ranks. A checkpoint is an Agent: `az:runs/c4/latest,sims=200`,
+and `az:connect_four` / `az:tictactoe` load the weights shipped under `models/`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from agents.mcts import BatchedMCTS, SearchConfig, sample_action, temperature_at
+from agents.nets import PolicyValueNet
+from envs.errors import ArenaError
+from runners.config import RunConfig, TrackingConfig, config_to_dict, param, section
+
+MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
+"""Shipped weights: `az:<game>` loads `models/<game>.pt`."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Config
+
+
+@dataclass(frozen=True)
+class SelfPlayConfig:
+    """How self-play games are played and turned into samples."""
+
+    parallel_games: int = param(64, ge=1)
+    """Games searched in lockstep: each evaluator call holds one leaf from each (bigger batches, fewer calls)."""
+    simulations: int = param(64, ge=1)
+    """Simulations of a full search."""
+    fast_simulations: int = param(0, ge=0)
+    """Playout cap randomization (KataGo): simulations of a fast search; 0 = every search is full."""
+    full_search_fraction: float = param(0.25, gt=0, le=1)
+    """With playout caps, the share of moves searched fully; only those make policy targets."""
+    c_puct: float = param(1.5, gt=0)
+    """Exploration weight of the prior in PUCT."""
+    fpu_reduction: float = param(0.2, ge=0)
+    """First-play urgency: unvisited children are valued at the parent's value minus this."""
+    dirichlet_alpha: float = param(1.0, gt=0)
+    """Root noise concentration (about 10 / typical number of legal moves)."""
+    dirichlet_fraction: float = param(0.25, ge=0, le=1)
+    """Share of root noise in the priors during self-play."""
+    temperature_moves: int = param(6, ge=0)
+    """Moves played at temperature 1 (proportional to visits) at the start of each game; greedy after."""
+    root_value_mix: float = param(0.0, ge=0, le=1)
+    """Value target = (1 - mix) * game outcome + mix * root search value (0 = outcome only, as AlphaZero)."""
+    tree_reuse: bool = True
+    """Keep the subtree of the chosen move as the next search's tree."""
+
+
+@dataclass(frozen=True)
+class LearnConfig:
+    """The learner: replay window, optimizer and how fast it consumes samples."""
+
+    total_steps: int = param(600, ge=1)
+    """Learner updates (minibatches) in the whole run."""
+    batch_size: int = param(256, ge=1)
+    """Samples per update."""
+    learning_rate: float = param(2e-3, gt=0)
+    """Adam step size."""
+    weight_decay: float = param(1e-4, ge=0)
+    """L2 penalty on the weights (coupled, as AlphaZero's L2 term)."""
+    replay_window: int = param(20_000, ge=1)
+    """Most recent samples kept for training (symmetries included)."""
+    min_replay: int = param(1_000, ge=1)
+    """Samples to collect before the first update."""
+    replay_ratio: float = param(2.0, gt=0)
+    """Times each new sample is used in an update, on average: updates per new sample = ratio / batch_size."""
+    checkpoint_replay: bool = True
+    """Save the replay window in checkpoints, so a resumed run trains on the same data."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation games against fixed opponents during training."""
+
+    every: int = param(200, ge=1)
+    """Learner steps between evaluations (also at the end)."""
+    games: int = param(20, ge=2)
+    """Games per opponent, half with each colour."""
+    opponents: tuple[str, ...] = ("random", "minimax:depth=4")
+    """Agent specs to play against."""
+    simulations: int = param(64, ge=1)
+    """Simulations per move of the evaluated agent (no noise, most-visited move)."""
+    pons: bool = False
+    """Connect Four only: also report mistake rates on Pons' benchmark sets (see `arena bench pons`)."""
+    pons_positions: int = param(200, ge=1)
+    """Positions per Pons set in that report."""
+
+
+@dataclass(frozen=True)
+class AZConfig:
+    """AlphaZero on a board game: self-play, learner, evaluation."""
+
+    algo: Literal["az"] = "az"
+    """Algorithm: AlphaZero."""
+    game: str = "tictactoe"
+    """Board game: tictactoe, connect_four, othello, gomoku."""
+    net: str = "resnet-3x32"
+    """Network preset (a resnet preset of agents/nets.py), e.g. resnet-5x64."""
+    selfplay: SelfPlayConfig = section(SelfPlayConfig)
+    """Self-play."""
+    learn: LearnConfig = section(LearnConfig)
+    """Learner."""
+    eval: EvalConfig = section(EvalConfig)
+    """Evaluation."""
+    run: RunConfig = section(RunConfig)
+    """Run dir, seed, device, checkpoints."""
+    tracking: TrackingConfig = section(TrackingConfig)
+    """W&B and metrics.jsonl."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Evaluator
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` -> CUDA when present, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ArenaError("run.device=cuda but no CUDA device is visible; use run.device=auto or cpu")
+    return torch.device(name)
+
+
+class TorchEvaluator:
+    """The Evaluator MCTS calls: a PolicyValueNet in inference mode, bf16 autocast on CUDA."""
+
+    def __init__(self, net: PolicyValueNet, device: torch.device) -> None:
+        self.net = net
+        self.device = device
+        self.calls = 0
+        self.positions = 0
+
+    @torch.inference_mode()
+    def __call__(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """obs [B, C, H, W], mask [B, A] -> priors [B, A], values [B] (side to move)."""
+        self.calls += 1
+        self.positions += len(obs)
+        was_training = self.net.training
+        self.net.eval()
+        x = torch.from_numpy(obs).to(self.device, non_blocking=True)
+        m = torch.from_numpy(mask).to(self.device, non_blocking=True)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            logits, values = self.net(x, m)
+        priors = torch.softmax(logits.float(), dim=-1)
+        if was_training:
+            self.net.train()
+        return priors.cpu().numpy(), values.float().cpu().numpy()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Self-play
+
+
+@dataclass
+class Samples:
+    """Training samples: planes, search policies, value targets."""
+
+    obs: np.ndarray  # [S, C, H, W] float32
+    policy: np.ndarray  # [S, A] float32
+    value: np.ndarray  # [S] float32, from the side to move
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    @staticmethod
+    def concatenate(parts: list[Samples], obs_shape: tuple[int, ...], num_actions: int) -> Samples:
+        """Join sample batches (an empty list gives empty arrays of the right shapes)."""
+        if not parts:
+            return Samples(
+                np.zeros((0, *obs_shape), np.float32), np.zeros((0, num_actions), np.float32), np.zeros(0, np.float32)
+            )
+        return Samples(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("obs", "policy", "value")))
+
+
+class SelfPlayActor:
+    """Plays `parallel_games` games at once; each `step` searches every game once and plays one move in each."""
+
+    def __init__(self, game: Any, evaluator: Any, config: SelfPlayConfig, rng: np.random.Generator) -> None:
+        self.game = game
+        self.config = config
+        self.rng = rng
+        search = SearchConfig(
+            config.simulations, config.c_puct, config.dirichlet_alpha, config.dirichlet_fraction, config.fpu_reduction
+        )
+        self.mcts = BatchedMCTS(evaluator, game.num_actions, search, rng)
+        self.states = [game.initial_state() for _ in range(config.parallel_games)]
+        self.mcts.reset(self.states)
+        # per game: (obs, policy, player, root value) of each fully searched move
+        self.records: list[list[tuple[np.ndarray, np.ndarray, int, float]]] = [[] for _ in self.states]
+        self.games_played = 0
+        self.moves_played = 0
+        self.simulations = 0
+        self.finished_lengths: list[int] = []
+        self.finished_outcomes: list[float] = []  # first player's return
+
+    def step(self) -> Samples:
+        """Search every game once, play a move in each, and return the samples of the games that ended."""
+        config = self.config
+        full = config.fast_simulations == 0 or self.rng.random() < config.full_search_fraction
+        simulations = config.simulations if full else config.fast_simulations
+        # a fast search only picks a move: no root noise, and its visits make no policy target
+        visits = self.mcts.search(simulations, noise=full)
+        self.simulations += simulations * len(self.states)
+        root_values = self.mcts.root_values()
+        finished: list[Samples] = []
+        for g, state in enumerate(self.states):
+            if full:
+                policy = visits[g] / visits[g].sum()
+                self.records[g].append(
+                    (state.observation(), policy.astype(np.float32), state.current_player(), float(root_values[g]))
+                )
+            temperature = temperature_at(len(state.moves), config.temperature_moves) if full else 0.0
+            action = sample_action(visits[g], temperature, self.rng)
+            state = state.apply(action)
+            self.moves_played += 1
+            if state.is_terminal():
+                finished.append(self._finish(g, state))
+                state = self.game.initial_state()
+                self.mcts.replace_root(g, state)
+            elif config.tree_reuse:
+                self.mcts.advance(g, action)
+            else:
+                self.mcts.replace_root(g, state)
+            self.states[g] = state
+        return Samples.concatenate(finished, self.game.obs_shape, self.game.num_actions)
+
+    def _finish(self, g: int, final: Any) -> Samples:
+        returns = final.returns()
+        mix = self.config.root_value_mix
+        obs, policy, value = [], [], []
+        for planes, pi, player, root_value in self.records[g]:
+            target = (1 - mix) * float(returns[player]) + mix * root_value
+            for sym_obs, sym_pi in final.symmetries(planes, pi):
+                obs.append(sym_obs)
+                policy.append(sym_pi)
+                value.append(target)
+        self.records[g] = []
+        self.games_played += 1
+        self.finished_lengths.append(len(final.moves))
+        self.finished_outcomes.append(float(returns[0]))
+        if not obs:
+            return Samples.concatenate([], self.game.obs_shape, self.game.num_actions)
+        return Samples(
+            np.stack(obs).astype(np.float32), np.stack(policy).astype(np.float32), np.asarray(value, np.float32)
+        )
+
+    def take_stats(self) -> dict[str, float]:
+        """Figures of the games finished since the last call."""
+        stats = {}
+        if self.finished_lengths:
+            outcomes = np.asarray(self.finished_outcomes)
+            stats = {
+                "selfplay/game_length": float(np.mean(self.finished_lengths)),
+                "selfplay/first_player_wins": float(np.mean(outcomes > 0)),
+                "selfplay/draws": float(np.mean(outcomes == 0)),
+            }
+        self.finished_lengths, self.finished_outcomes = [], []
+        return stats
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Learner
+
+
+class ReplayWindow:
+    """The most recent `capacity` samples in a ring; uniform minibatches."""
+
+    def __init__(self, capacity: int, obs_shape: tuple[int, ...], num_actions: int) -> None:
+        self.capacity = capacity
+        self.obs = np.zeros((capacity, *obs_shape), np.float32)  # [N, C, H, W]
+        self.policy = np.zeros((capacity, num_actions), np.float32)  # [N, A]
+        self.value = np.zeros(capacity, np.float32)  # [N]
+        self.size = 0
+        self.cursor = 0
+        self.added = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(self, samples: Samples) -> None:
+        """Append samples, overwriting the oldest when full."""
+        n = len(samples)
+        if n == 0:
+            return
+        if n > self.capacity:
+            samples = Samples(
+                samples.obs[-self.capacity :], samples.policy[-self.capacity :], samples.value[-self.capacity :]
+            )
+            n = self.capacity
+        index = (self.cursor + np.arange(n)) % self.capacity
+        self.obs[index], self.policy[index], self.value[index] = samples.obs, samples.policy, samples.value
+        self.cursor = (self.cursor + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+        self.added += n
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> Samples:
+        """A uniform minibatch (with replacement)."""
+        index = rng.integers(0, self.size, batch_size)
+        return Samples(self.obs[index], self.policy[index], self.value[index])
+
+    def state_dict(self) -> dict[str, Any]:
+        """Contents as tensors (checkpoints refuse numpy arrays)."""
+        order = (self.cursor - self.size + np.arange(self.size)) % self.capacity  # oldest first
+        return {
+            "obs": torch.from_numpy(self.obs[order]),
+            "policy": torch.from_numpy(self.policy[order]),
+            "value": torch.from_numpy(self.value[order]),
+            "added": self.added,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Refill from `state_dict` output."""
+        self.size = self.cursor = 0
+        self.add(Samples(state["obs"].numpy(), state["policy"].numpy(), state["value"].numpy()))
+        self.added = int(state["added"])
+
+
+class Learner:
+    """Adam on policy cross-entropy + value MSE, L2 through weight decay."""
+
+    def __init__(self, net: PolicyValueNet, config: LearnConfig, device: torch.device) -> None:
+        self.net = net
+        self.config = config
+        self.device = device
+        self.optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+        self.steps = 0
+
+    def update(self, batch: Samples) -> dict[str, float]:
+        """One gradient step on a minibatch; returns the losses."""
+        self.net.train()
+        obs = torch.from_numpy(batch.obs).to(self.device)
+        target_policy = torch.from_numpy(batch.policy).to(self.device)  # [B, A]
+        target_value = torch.from_numpy(batch.value).to(self.device)  # [B]
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            logits, values = self.net(obs)
+        log_probs = F.log_softmax(logits.float(), dim=-1)
+        policy_loss = -(target_policy * log_probs).sum(-1).mean()
+        value_loss = F.mse_loss(values.float(), target_value)
+        loss = policy_loss + value_loss
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.steps += 1
+        # the policy's entropy against the targets' shows whether the net follows the search
+        entropy = -(log_probs.exp() * log_probs).nan_to_num().sum(-1).mean()
+        return {
+            "learn/loss": loss.item(),
+            "learn/policy_loss": policy_loss.item(),
+            "learn/value_loss": value_loss.item(),
+            "learn/policy_entropy": entropy.item(),
+        }
+
+
+def build_net(config: AZConfig, game: Any, device: torch.device) -> PolicyValueNet:
+    """The policy/value net for `game`, seeded by the run's seed."""
+    torch.manual_seed(config.run.seed)
+    return PolicyValueNet(config.net, game.obs_shape, game.num_actions).to(device)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The Agent
+
+
+class AlphaZeroAgent:
+    """A trained net with search: `act` runs `simulations` of PUCT and plays the most visited move."""
+
+    def __init__(
+        self,
+        net: PolicyValueNet,
+        game: Any,
+        simulations: int = 100,
+        c_puct: float = 1.5,
+        fpu_reduction: float = 0.2,
+        device: str = "cpu",
+        name: str = "az",
+    ) -> None:
+        self.game = game
+        self.name = name
+        self.simulations = simulations
+        self.evaluator = TorchEvaluator(net.eval(), resolve_device(device))
+        self.config = SearchConfig(simulations, c_puct, 1.0, 0.0, fpu_reduction)
+        self.rng = np.random.default_rng(0)
+        self._last_value: float | None = None
+
+    def reset(self, seed: int | None = None) -> None:
+        """Nothing carries over between games (ties between equally visited moves follow `seed`)."""
+        self.rng = np.random.default_rng(seed)
+
+    def search(self, state: Any) -> tuple[np.ndarray, float]:
+        """Root visits [A] and the search value for the side to move."""
+        mcts = BatchedMCTS(self.evaluator, self.game.num_actions, self.config, self.rng)
+        mcts.reset([state])
+        visits = mcts.search()
+        return visits[0], float(mcts.root_values()[0])
+
+    def act(self, state: Any) -> int:
+        """The most visited move after search."""
+        visits, self._last_value = self.search(state)
+        return sample_action(visits, 0.0, self.rng)
+
+    def value(self, state: Any) -> float:
+        """The search value of the last position this agent moved in (or a fresh search of `state`)."""
+        if self._last_value is None:
+            return self.search(state)[1]
+        return self._last_value
+
+
+def load_agent(path: str, game: Any, sims: int = 100, device: str = "cpu", **search: Any) -> AlphaZeroAgent:
+    """An AlphaZeroAgent from a checkpoint path, a run dir, or a shipped model name (`connect_four`)."""
+    from runners.checkpoint import load_checkpoint_file, resolve_checkpoint_path
+
+    shipped = MODELS_DIR / f"{path}.pt"
+    file = shipped if shipped.is_file() else resolve_checkpoint_path(path)
+    payload = load_checkpoint_file(file)
+    if "net" not in payload or "az" not in payload:
+        raise ArenaError(f"{file} is not an AlphaZero checkpoint (it has no 'net'/'az' entries)")
+    meta = payload["az"]
+    if meta["game"] != game.name:
+        raise ArenaError(f"{file} was trained on {meta['game']}, not {game.name}")
+    net = PolicyValueNet(meta["net"], game.obs_shape, game.num_actions)
+    net.load_state_dict(payload["net"])
+    return AlphaZeroAgent(net, game, simulations=sims, device=device, name=f"az:{path}", **search)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Evaluation: many games at once, the net's side searched in lockstep
+
+
+def evaluate_against(
+    game: Any, evaluator: Any, opponent: Any, games: int, search: SearchConfig, rng: np.random.Generator
+) -> dict[str, float]:
+    """Win/draw/loss rates of search+net against an Agent over `games` games, half with each colour."""
+    mcts = BatchedMCTS(evaluator, game.num_actions, search, rng)
+    states = [game.initial_state() for _ in range(games)]
+    net_side = np.array([g % 2 for g in range(games)])  # net moves first in even games
+    mcts.reset(states)
+    results = np.zeros(games)
+    done = np.zeros(games, bool)
+    opponent.reset(int(rng.integers(2**31)))
+    # the opponent's agent may hold per-game state; games run interleaved, so ask it about each state afresh
+    while not done.all():
+        net_turn = np.array([not done[g] and states[g].current_player() == net_side[g] for g in range(games)])
+        if net_turn.any():
+            visits = mcts.search(games=np.flatnonzero(net_turn))
+        for g in range(games):
+            if done[g]:
+                continue
+            action = sample_action(visits[g], 0.0, rng) if net_turn[g] else int(opponent.act(states[g]))
+            states[g] = states[g].apply(action)
+            if states[g].is_terminal():
+                done[g] = True
+                results[g] = states[g].returns()[net_side[g]]
+            else:
+                mcts.replace_root(g, states[g])
+    return {
+        "win": float(np.mean(results > 0)),
+        "draw": float(np.mean(results == 0)),
+        "loss": float(np.mean(results < 0)),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Training in one process
+
+
+def checkpoint_state(
+    config: AZConfig,
+    net: PolicyValueNet,
+    learner: Learner,
+    replay: ReplayWindow,
+    counters: dict[str, int],
+    rng: np.random.Generator,
+) -> dict[str, Any]:
+    """Everything a resumed run needs, as tensors and plain data."""
+    from runners.checkpoint import capture_rng
+
+    state = {
+        "net": net.state_dict(),
+        "optimizer": learner.optimizer.state_dict(),
+        "counters": dict(counters),
+        "rng": capture_rng({"main": rng}),
+        "config": config_to_dict(config),
+        "az": {"game": config.game, "net": config.net},
+    }
+    if config.learn.checkpoint_replay:
+        state["replay"] = replay.state_dict()
+    return state
+
+
+def train(config: AZConfig, run: Any) -> dict[str, float]:
+    """Self-play and learn in one process until `learn.total_steps` updates; evaluate and checkpoint on the way."""
+    from envs import make_game
+    from runners.checkpoint import restore_rng
+    from runners.progress import ProgressBar
+
+    if config.run.torch_threads:
+        torch.set_num_threads(config.run.torch_threads)
+    device = resolve_device(config.run.device)
+    game = make_game(config.game)
+    rng = np.random.default_rng(config.run.seed)
+    net = build_net(config, game, device)
+    learner = Learner(net, config.learn, device)
+    replay = ReplayWindow(config.learn.replay_window, game.obs_shape, game.num_actions)
+    counters = {"steps": 0, "games": 0, "moves": 0, "samples": 0, "simulations": 0}
+    payload = run.restore()
+    if payload is not None:
+        net.load_state_dict(payload["net"])
+        learner.optimizer.load_state_dict(payload["optimizer"])
+        counters.update(payload["counters"])
+        restore_rng(payload["rng"], {"main": rng})
+        if "replay" in payload:
+            replay.load_state_dict(payload["replay"])
+        learner.steps = counters["steps"]
+    before = dict(counters)  # the actor counts from zero in this process
+    evaluator = TorchEvaluator(net, device)
+    actor = SelfPlayActor(game, evaluator, config.selfplay, rng)
+    opponents = {}
+    if config.eval.opponents:
+        from agents import make_agent
+
+        opponents = {spec: make_agent(spec, game) for spec in config.eval.opponents}
+    eval_search = SearchConfig(config.eval.simulations, config.selfplay.c_puct, 1.0, 0.0, config.selfplay.fpu_reduction)
+    owed_updates = 0.0
+    last_log = time.perf_counter()
+    losses: dict[str, float] = {}
+    final: dict[str, float] = {}
+    total = config.learn.total_steps
+
+    def evaluate(step: int) -> dict[str, float]:
+        figures: dict[str, float] = {}
+        if not opponents and not config.eval.pons:
+            return figures
+        for spec, opponent in opponents.items():
+            result = evaluate_against(game, evaluator, opponent, config.eval.games, eval_search, rng)
+            figures |= {f"eval/{spec}/{k}": v for k, v in result.items()}
+        if config.eval.pons and game.name == "connect_four":
+            figures |= pons_figures(net, game, device, config.eval.pons_positions)
+        if figures:
+            run.log(figures, step=step)
+        return figures
+
+    def save(step: int) -> None:
+        counters["steps"] = learner.steps
+        run.save(checkpoint_state(config, net, learner, replay, counters, rng), step)
+
+    try:
+        with ProgressBar(total, f"az {game.name}", completed=learner.steps) as bar:
+            while learner.steps < total:
+                samples = actor.step()
+                replay.add(samples)
+                counters["samples"] += len(samples)
+                counters["games"] = before["games"] + actor.games_played
+                counters["moves"] = before["moves"] + actor.moves_played
+                counters["simulations"] = before["simulations"] + actor.simulations
+                if len(replay) < config.learn.min_replay:
+                    continue
+                owed_updates += len(samples) * config.learn.replay_ratio / config.learn.batch_size
+                while owed_updates >= 1 and learner.steps < total:
+                    owed_updates -= 1
+                    losses = learner.update(replay.sample(config.learn.batch_size, rng))
+                    step = learner.steps
+                    if step % 20 == 0 or step == total:
+                        now = time.perf_counter()
+                        run.log(
+                            {
+                                **losses,
+                                **actor.take_stats(),
+                                "selfplay/games": counters["games"],
+                                "selfplay/samples": counters["samples"],
+                                "replay/size": len(replay),
+                                "time/steps_per_s": 20 / max(now - last_log, 1e-9),
+                            },
+                            step=step,
+                        )
+                        last_log = now
+                    if step % config.eval.every == 0 or step == total:
+                        final = evaluate(step)
+                    if step % config.run.checkpoint_every == 0 or step == total:
+                        save(step)
+                    bar.update(completed=step, loss=losses.get("learn/loss"), games=counters["games"])
+    except KeyboardInterrupt:
+        save(learner.steps)
+        raise
+    return {"steps": learner.steps, "games": counters["games"], **final}
+
+
+def pons_figures(net: PolicyValueNet, game: Any, device: torch.device, positions: int) -> dict[str, float]:
+    """Connect Four mistake rates of the raw policy (no search) on Pons' sets, if the shipped data is there."""
+    try:
+        from runners.bench import mistake_rates
+    except ImportError:
+        return {}
+    evaluator = TorchEvaluator(net, device)
+
+    def choose(states: list) -> list[int]:
+        obs = np.stack([s.observation() for s in states])
+        mask = np.stack([s.legal_mask() for s in states])
+        priors, _ = evaluator(obs, mask)
+        return [int(p.argmax()) for p in priors]
+
+    return {f"eval/pons/{name}": rate for name, rate in mistake_rates(choose, limit=positions).items()}

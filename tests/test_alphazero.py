@@ -1,0 +1,103 @@
+"""AlphaZero: the evaluator respects masks, a short run checkpoints and resumes, a checkpoint is an Agent."""
+
+import numpy as np
+import pytest
+import torch
+
+from agents import make_agent
+from agents.alphazero import AZConfig, ReplayWindow, Samples, TorchEvaluator, train
+from agents.nets import PolicyValueNet
+from envs import make_game
+from envs.errors import ArenaError
+from runners.config import load_config
+from runners.run import Run
+from runners.tournament import play_game
+
+TINY = [
+    "net=resnet-3x32",
+    "selfplay.parallel_games=8",
+    "selfplay.simulations=8",
+    "learn.batch_size=32",
+    "learn.min_replay=64",
+    "learn.replay_window=2000",
+    "eval.every=10",
+    "eval.games=4",
+    "eval.simulations=8",
+    "eval.opponents=[random]",
+    "run.checkpoint_every=5",
+    "run.torch_threads=1",
+    "tracking.mode=disabled",
+]
+
+
+def test_evaluator_gives_masked_priors_and_bounded_values():
+    game = make_game("connect_four")
+    torch.manual_seed(0)
+    evaluator = TorchEvaluator(PolicyValueNet("resnet-3x32", game.obs_shape, game.num_actions), torch.device("cpu"))
+    states = [game.state_from_moves(m) for m in ("", "444444", "1234567")]
+    priors, values = evaluator(np.stack([s.observation() for s in states]), np.stack([s.legal_mask() for s in states]))
+    assert priors.shape == (3, 7) and values.shape == (3,)
+    np.testing.assert_allclose(priors.sum(axis=1), 1.0, rtol=1e-5)
+    assert priors[1, 3] == 0.0 and np.all(np.abs(values) <= 1.0)
+
+
+def test_replay_window_keeps_the_newest_and_survives_a_checkpoint_round_trip():
+    window = ReplayWindow(5, (1, 1, 1), 2)
+    for start in (0, 3, 6):
+        values = np.arange(start, start + 3, dtype=np.float32)
+        window.add(Samples(values.reshape(3, 1, 1, 1), np.ones((3, 2), np.float32), values))
+    assert len(window) == 5 and sorted(window.value.tolist()) == [4, 5, 6, 7, 8]
+    copy = ReplayWindow(5, (1, 1, 1), 2)
+    copy.load_state_dict(window.state_dict())
+    assert sorted(copy.value.tolist()) == [4, 5, 6, 7, 8] and copy.added == 9
+
+
+def test_a_short_run_checkpoints_resumes_and_becomes_an_agent(tmp_path):
+    config = load_config(AZConfig, None, [f"run.runs_dir={tmp_path}", "run.name=ttt", "learn.total_steps=10", *TINY])
+    with Run.create(config) as run:
+        result = train(config, run)
+    assert result["steps"] == 10 and "eval/random/win" in result
+    checkpoints = sorted(p.name for p in (tmp_path / "ttt" / "checkpoints").glob("ckpt-*.pt"))
+    assert checkpoints == ["ckpt-000000000005.pt", "ckpt-000000000010.pt"]
+
+    with Run.resume(tmp_path / "ttt", AZConfig, ["learn.total_steps=15"]) as run:
+        resumed = train(run.config, run)
+    assert resumed["steps"] == 15 and resumed["games"] > result["games"]
+
+    game = make_game("tictactoe")
+    agent = make_agent(f"az:{tmp_path / 'ttt'},sims=16", game)
+    state, moves = play_game(game, agent, make_agent("random", game), seed=1)
+    assert state.is_terminal() and len(moves) >= 5
+
+
+def test_a_checkpoint_of_another_game_is_refused(tmp_path):
+    config = load_config(AZConfig, None, [f"run.runs_dir={tmp_path}", "run.name=t", "learn.total_steps=5", *TINY])
+    with Run.create(config) as run:
+        train(config, run)
+    with pytest.raises(ArenaError, match=r"was trained on tictactoe, not connect_four"):
+        make_agent(f"az:{tmp_path / 't'}", make_game("connect_four"))
+
+
+@pytest.mark.slow
+def test_tictactoe_in_two_minutes_never_loses_to_the_perfect_solver(tmp_path):
+    import time
+
+    config = load_config(
+        AZConfig, "configs/az_tictactoe.yaml", [f"run.runs_dir={tmp_path}", "run.name=p", "tracking.mode=disabled"]
+    )
+    start = time.perf_counter()
+    with Run.create(config) as run:
+        train(config, run)
+    assert time.perf_counter() - start < 120
+    game = make_game("tictactoe")
+    agent = make_agent(f"az:{tmp_path / 'p'},sims=48", game)
+    solver = make_agent("solver", game)
+    openings = [()] + [(a,) for a in range(9)]
+    for opening in openings:
+        for az_first in (True, False):
+            first, second = (agent, solver) if az_first else (solver, agent)
+            state, _ = play_game(game, first, second, opening, seed=0)
+            az_player = 0 if az_first else 1
+            assert state.returns()[az_player] >= 0, (
+                f"lost from opening {opening} playing {'first' if az_first else 'second'}"
+            )
