@@ -137,15 +137,21 @@ def ppo_loss(
     p: PPOParams,
     clip: float,
     state: State = None,
+    normalized: bool = False,
+    want_stats: bool = True,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Clipped surrogate + value loss - entropy bonus on one minibatch (sequences `[T, n, ...]` if recurrent)."""
+    """Clipped surrogate + value loss - entropy bonus on one minibatch (sequences `[T, n, ...]` if recurrent).
+
+    `normalized`: the advantages are already normalised (one minibatch per epoch: done once per rollout).
+    `want_stats`: also return the diagnostics (a dozen small ops: skipped on steps that do not report them).
+    """
     logits, values, _ = model(batch["obs"], state, batch.get("done"), batch.get("mask"))
     logp_all, entropy = masked_log_probs(logits)
     logp = logp_all.gather(-1, batch["actions"].unsqueeze(-1)).squeeze(-1)
     log_ratio = logp - batch["logp"]
     ratio = log_ratio.exp()
     adv = batch["advantages"]
-    if p.norm_adv and adv.numel() > 1:
+    if p.norm_adv and not normalized and adv.numel() > 1:
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
     policy_loss = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip, 1 + clip)).mean()
     returns = batch["returns"]
@@ -156,6 +162,8 @@ def ppo_loss(
         value_loss = 0.5 * ((values - returns) ** 2).mean()
     entropy_mean = entropy.mean()
     loss = policy_loss + p.vf_coef * value_loss - p.ent_coef * entropy_mean
+    if not want_stats:
+        return loss, {}
     with torch.no_grad():
         stats = {
             "policy_loss": policy_loss.detach(),
@@ -251,6 +259,7 @@ def train(config: PPOConfig, run: Any) -> dict[str, float]:
     next_eval = (global_step // config.eval.every + 1) * config.eval.every if config.eval.every else math.inf
     start_time, start_step = time.perf_counter(), global_step
     stats: dict[str, torch.Tensor] = {}
+    collect_time = 0.0  # seconds spent stepping envs and acting (for raw rollout steps/s)
     description = f"ppo {config.env.id}" + (" (recurrent)" if recurrent else "")
 
     def state_dict() -> dict[str, Any]:
@@ -282,6 +291,7 @@ def train(config: PPOConfig, run: Any) -> dict[str, float]:
                 lengths: list[int] = []
 
                 # -- collect a rollout --------------------------------------------------------------------
+                collect_start = time.perf_counter()
                 with torch.inference_mode():
                     for t in range(steps):
                         obs_buf[t] = next_obs
@@ -320,6 +330,7 @@ def train(config: PPOConfig, run: Any) -> dict[str, float]:
                         next_mask = None if mask_np is None else torch.as_tensor(mask_np, device=device)
                         next_done = torch.as_tensor(done, dtype=torch.float32, device=device)
                     next_value = model.value(next_obs, state, next_done).cpu().numpy()
+                collect_time += time.perf_counter() - collect_start
 
                 values_np = values_buf.cpu().numpy()
                 advantages_np = gae(rewards, values_np, dones, next_value, next_done.cpu().numpy(), p)
@@ -343,8 +354,12 @@ def train(config: PPOConfig, run: Any) -> dict[str, float]:
                     data["done"] = dones_t
                 else:  # feed-forward: the time axis does not matter, flatten once
                     data = {k: v.reshape(batch_size, *v.shape[2:]) for k, v in data.items()}
+                whole = not recurrent and p.minibatch_size >= batch_size
+                if whole and p.norm_adv:  # the one minibatch is the rollout: normalise once, not every epoch
+                    adv = data["advantages"]
+                    data["advantages"] = (adv - adv.mean()) / (adv.std() + 1e-8)
                 stop = False
-                for _ in range(p.update_epochs):
+                for epoch in range(p.update_epochs):
                     for idx in minibatches(batch_size, n, steps, p.minibatch_size, recurrent, device):
                         if recurrent:
                             batch = {k: v[:, idx] for k, v in data.items()}
@@ -352,7 +367,9 @@ def train(config: PPOConfig, run: Any) -> dict[str, float]:
                         else:
                             batch = data if idx is None else {k: v[idx] for k, v in data.items()}
                             start = None
-                        loss, stats = ppo_loss(model, batch, p, clip, start)
+                        want_stats = bool(p.target_kl) or (epoch == p.update_epochs - 1)
+                        loss, step_stats = ppo_loss(model, batch, p, clip, start, whole, want_stats)
+                        stats = step_stats or stats
                         optimizer.zero_grad(set_to_none=True)
                         loss.backward()
                         nn.utils.clip_grad_norm_(model.parameters(), p.max_grad_norm, foreach=True)
@@ -401,6 +418,7 @@ def train(config: PPOConfig, run: Any) -> dict[str, float]:
         "train/best_return_mean20": best_mean20,
         "time_s": elapsed,
         "charts/sps": (global_step - start_step) / max(elapsed, 1e-9),
+        "charts/rollout_sps": (global_step - start_step) / max(collect_time, 1e-9),
     }
     if config.eval.episodes:
         mean, std = evaluate_model(model, config, global_step, device)

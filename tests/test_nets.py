@@ -138,3 +138,17 @@ def test_actor_critic_shapes_and_masking():
 def test_q_network_shapes():
     net = QNetwork("mlp-256x2", (4,), 2, dueling=True)
     assert net(torch.zeros(9, 4)).shape == (9, 2)
+
+
+def test_twin_mlp_equals_two_separate_mlps():
+    from agents.nets import MLP, TwinMLP
+
+    twin = TwinMLP((4,), (64, 64))
+    obs = torch.randn(5, 4)
+    for k in range(2):
+        mlp = MLP((4,), (64, 64))
+        linears = [m for m in mlp.body if isinstance(m, torch.nn.Linear)]
+        for linear, weight, bias in zip(linears, twin.weights, twin.biases, strict=True):
+            linear.weight.data.copy_(weight[k].T)
+            linear.bias.data.copy_(bias[k, 0])
+        torch.testing.assert_close(twin(obs)[k], mlp(obs)[0])
