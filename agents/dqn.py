@@ -135,10 +135,15 @@ def linear(start: float, end: float, fraction: float) -> float:
 def td_loss(
     q_net: QNetwork, target_net: QNetwork, batch: dict[str, torch.Tensor], double: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Importance-weighted Huber loss against `R + discount * Q_target(next, a*)`; returns (loss, td errors [B])."""
+    """Importance-weighted Huber loss against `R + discount * Q_target(next, a*)`; returns (loss, td errors [B]).
+
+    `batch["next_q_target"]` may hold the target net's values already (computed for a whole round at once).
+    """
     with torch.no_grad():
         mask = batch.get("next_masks")
-        next_q_target = target_net(batch["next_obs"], mask)  # [B, A], -inf where illegal
+        next_q_target = batch.get("next_q_target")
+        if next_q_target is None:
+            next_q_target = target_net(batch["next_obs"], mask)  # [B, A], -inf where illegal
         if double:
             best = q_net(batch["next_obs"], mask).argmax(-1, keepdim=True)  # [B, 1]
             next_q = next_q_target.gather(1, best).squeeze(1)
@@ -150,7 +155,10 @@ def td_loss(
         target = batch["rewards"] + discounts * next_q  # [B]
     q = q_net(batch["obs"]).gather(1, batch["actions"].unsqueeze(1)).squeeze(1)  # [B]
     td = q - target
-    loss = (batch["weights"] * F.smooth_l1_loss(q, target, reduction="none")).mean()
+    if "weights" in batch:  # prioritized replay: importance weights
+        loss = (batch["weights"] * F.smooth_l1_loss(q, target, reduction="none")).mean()
+    else:
+        loss = F.smooth_l1_loss(q, target)
     return loss, td.detach()
 
 
@@ -343,6 +351,12 @@ def learn(q_net, target_net, optimizer, buffer: ReplayBuffer, p: DQNParams, beta
     while done < p.gradient_steps:
         k = min(chunk, p.gradient_steps - done)
         tensors = to_tensors(buffer.gather(buffer.sample_indices((k, p.batch_size), rng)), device)  # [k, B, ...]
+        del tensors["weights"]  # uniform sampling: all ones
+        # the target net does not change within a round: value all the round's next states in one big call
+        with torch.no_grad():
+            next_obs = tensors["next_obs"].flatten(0, 1)  # [k * B, ...]
+            masks = tensors["next_masks"].flatten(0, 1) if "next_masks" in tensors else None
+            tensors["next_q_target"] = target_net(next_obs, masks).unflatten(0, (k, p.batch_size))  # [k, B, A]
         for j in range(k):
             loss, td = gradient_step(q_net, target_net, optimizer, {key: v[j] for key, v in tensors.items()}, p)
         done += k

@@ -368,6 +368,9 @@ class QNetwork(nn.Module):
         super().__init__()
         self.body = make_backbone(preset, obs_shape)
         self.head = QHead(self.body.out_dim, num_actions, dueling)
+        for module in self.modules():  # PyTorch's default init: orthogonal sqrt(2) makes DQN's targets unstable
+            if isinstance(module, nn.Linear | nn.Conv2d):
+                module.reset_parameters()
 
     def forward(self, obs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """obs [B, *obs_shape] -> Q [B, A] (-inf where illegal)."""
