@@ -103,6 +103,20 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class DistributedConfig:
+    """`mpirun -n N arena selfplay`: how learner and actor ranks share the work (ignored by `arena train`)."""
+
+    learners: int = param(1, ge=1)
+    """Learner ranks (0..L-1); they keep identical weights by averaging gradients. The other ranks are actors."""
+    publish_every: int = param(10, ge=1)
+    """Learner updates between weight publications (each publication is a new weight version)."""
+    max_staleness: int = param(4, ge=0)
+    """Samples made with weights more than this many versions old are dropped; actors ahead of it wait."""
+    actor_device: Literal["cpu", "cuda"] = "cpu"
+    """Where actors run their net (learners use run.device)."""
+
+
+@dataclass(frozen=True)
 class AZConfig:
     """AlphaZero on a board game: self-play, learner, evaluation."""
 
@@ -118,6 +132,8 @@ class AZConfig:
     """Learner."""
     eval: EvalConfig = section(EvalConfig)
     """Evaluation."""
+    distributed: DistributedConfig = section(DistributedConfig)
+    """MPI self-play roles and flow control."""
     run: RunConfig = section(RunConfig)
     """Run dir, seed, device, checkpoints."""
     tracking: TrackingConfig = section(TrackingConfig)
@@ -341,8 +357,8 @@ class Learner:
         self.optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
         self.steps = 0
 
-    def update(self, batch: Samples) -> dict[str, float]:
-        """One gradient step on a minibatch; returns the losses."""
+    def update(self, batch: Samples, allreduce: Any = None) -> dict[str, float]:
+        """One gradient step on a minibatch; `allreduce(grads)` averages gradients over learners first."""
         self.net.train()
         obs = torch.from_numpy(batch.obs).to(self.device)
         target_policy = torch.from_numpy(batch.policy).to(self.device)  # [B, A]
@@ -355,6 +371,8 @@ class Learner:
         loss = policy_loss + value_loss
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if allreduce is not None:
+            allreduce([p.grad for p in self.net.parameters() if p.grad is not None])
         self.optimizer.step()
         self.steps += 1
         # the policy's entropy against the targets' shows whether the net follows the search
@@ -476,128 +494,155 @@ def evaluate_against(
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Training in one process
+# Training: the learner side (shared by one-process `train` and the MPI learner ranks of `arena selfplay`)
 
 
-def checkpoint_state(
-    config: AZConfig,
-    net: PolicyValueNet,
-    learner: Learner,
-    replay: ReplayWindow,
-    counters: dict[str, int],
-    rng: np.random.Generator,
-) -> dict[str, Any]:
-    """Everything a resumed run needs, as tensors and plain data."""
-    from runners.checkpoint import capture_rng
+class Training:
+    """The learner's side of a run: net, optimizer, replay window, counters, evaluation and checkpoints."""
 
-    state = {
-        "net": net.state_dict(),
-        "optimizer": learner.optimizer.state_dict(),
-        "counters": dict(counters),
-        "rng": capture_rng({"main": rng}),
-        "config": config_to_dict(config),
-        "az": {"game": config.game, "net": config.net},
-    }
-    if config.learn.checkpoint_replay:
-        state["replay"] = replay.state_dict()
-    return state
+    def __init__(self, config: AZConfig, run: Any, device: torch.device | None = None) -> None:
+        from envs import make_game
+        from runners.checkpoint import restore_rng
+
+        self.config = config
+        self.run = run
+        self.device = device or resolve_device(config.run.device)
+        self.game = make_game(config.game)
+        self.rng = np.random.default_rng(config.run.seed)
+        self.net = build_net(config, self.game, self.device)
+        self.learner = Learner(self.net, config.learn, self.device)
+        self.replay = ReplayWindow(config.learn.replay_window, self.game.obs_shape, self.game.num_actions)
+        self.counters = {"steps": 0, "games": 0, "moves": 0, "samples": 0, "simulations": 0}
+        payload = run.restore() if run is not None else None
+        if payload is not None:
+            self.net.load_state_dict(payload["net"])
+            self.learner.optimizer.load_state_dict(payload["optimizer"])
+            self.counters.update(payload["counters"])
+            restore_rng(payload["rng"], {"main": self.rng})
+            if "replay" in payload:
+                self.replay.load_state_dict(payload["replay"])
+            self.learner.steps = self.counters["steps"]
+        self.evaluator = TorchEvaluator(self.net, self.device)
+        self.owed_updates = 0.0
+        self.losses: dict[str, float] = {}
+        self.last_eval: dict[str, float] = {}
+        self._last_log = time.perf_counter()
+        self._opponents: dict[str, Any] | None = None
+
+    @property
+    def steps(self) -> int:
+        """Learner updates so far (the run's step counter)."""
+        return self.learner.steps
+
+    @property
+    def done(self) -> bool:
+        """Whether `learn.total_steps` updates are done."""
+        return self.learner.steps >= self.config.learn.total_steps
+
+    def add(self, samples: Samples) -> None:
+        """New self-play samples: into the window, and they earn updates at the replay ratio."""
+        self.replay.add(samples)
+        self.counters["samples"] += len(samples)
+        if len(self.replay) >= self.config.learn.min_replay:
+            self.owed_updates += len(samples) * self.config.learn.replay_ratio / self.config.learn.batch_size
+
+    def update_ready(self) -> bool:
+        """Whether an update is owed (enough samples arrived since the last one) and the run is not done."""
+        return self.owed_updates >= 1 and not self.done
+
+    def update(self, allreduce: Any = None) -> int:
+        """One learner step (then logging, evaluation and checkpoints when due); returns the new step."""
+        self.owed_updates -= 1
+        batch = self.replay.sample(self.config.learn.batch_size, self.rng)
+        self.losses = self.learner.update(batch, allreduce)
+        step = self.learner.steps
+        if step % 20 == 0 or self.done:
+            now = time.perf_counter()
+            figures = {"selfplay/games": self.counters["games"], "selfplay/samples": self.counters["samples"]}
+            figures |= {"replay/size": len(self.replay), "time/steps_per_s": 20 / max(now - self._last_log, 1e-9)}
+            self.log({**self.losses, **figures}, step)
+            self._last_log = now
+        if step % self.config.eval.every == 0 or self.done:
+            self.last_eval = self.evaluate(step)
+        if step % self.config.run.checkpoint_every == 0 or self.done:
+            self.save()
+        return step
+
+    def log(self, figures: dict[str, Any], step: int) -> None:
+        """Log through the run's Tracker (if this process has a run)."""
+        if self.run is not None:
+            self.run.log(figures, step=step)
+
+    def evaluate(self, step: int) -> dict[str, float]:
+        """Play the evaluation opponents (and Pons' sets for Connect Four); log and return the figures."""
+        config = self.config
+        if self.run is None:  # a learner rank other than 0: rank 0 evaluates the shared weights
+            return {}
+        if self._opponents is None:
+            from agents import make_agent
+
+            self._opponents = {spec: make_agent(spec, self.game) for spec in config.eval.opponents}
+        search = SearchConfig(config.eval.simulations, config.selfplay.c_puct, 1.0, 0.0, config.selfplay.fpu_reduction)
+        figures: dict[str, float] = {}
+        for spec, opponent in self._opponents.items():
+            result = evaluate_against(self.game, self.evaluator, opponent, config.eval.games, search, self.rng)
+            figures |= {f"eval/{spec}/{k}": v for k, v in result.items()}
+        if config.eval.pons and self.game.name == "connect_four":
+            figures |= pons_figures(self.net, self.game, self.device, config.eval.pons_positions)
+        if figures:
+            self.log(figures, step)
+        return figures
+
+    def save(self) -> None:
+        """Checkpoint everything a resumed run needs (the replay window too, if configured)."""
+        from runners.checkpoint import capture_rng
+
+        if self.run is None:
+            return
+        self.counters["steps"] = self.learner.steps
+        state = {
+            "net": self.net.state_dict(),
+            "optimizer": self.learner.optimizer.state_dict(),
+            "counters": dict(self.counters),
+            "rng": capture_rng({"main": self.rng}),
+            "config": config_to_dict(self.config),
+            "az": {"game": self.config.game, "net": self.config.net},
+        }
+        if self.config.learn.checkpoint_replay:
+            state["replay"] = self.replay.state_dict()
+        self.run.save(state, self.learner.steps)
+
+    def summary(self) -> dict[str, float]:
+        """Final figures."""
+        return {"steps": self.learner.steps, "games": self.counters["games"], **self.last_eval}
 
 
 def train(config: AZConfig, run: Any) -> dict[str, float]:
     """Self-play and learn in one process until `learn.total_steps` updates; evaluate and checkpoint on the way."""
-    from envs import make_game
-    from runners.checkpoint import restore_rng
     from runners.progress import ProgressBar
 
     if config.run.torch_threads:
         torch.set_num_threads(config.run.torch_threads)
-    device = resolve_device(config.run.device)
-    game = make_game(config.game)
-    rng = np.random.default_rng(config.run.seed)
-    net = build_net(config, game, device)
-    learner = Learner(net, config.learn, device)
-    replay = ReplayWindow(config.learn.replay_window, game.obs_shape, game.num_actions)
-    counters = {"steps": 0, "games": 0, "moves": 0, "samples": 0, "simulations": 0}
-    payload = run.restore()
-    if payload is not None:
-        net.load_state_dict(payload["net"])
-        learner.optimizer.load_state_dict(payload["optimizer"])
-        counters.update(payload["counters"])
-        restore_rng(payload["rng"], {"main": rng})
-        if "replay" in payload:
-            replay.load_state_dict(payload["replay"])
-        learner.steps = counters["steps"]
-    before = dict(counters)  # the actor counts from zero in this process
-    evaluator = TorchEvaluator(net, device)
-    actor = SelfPlayActor(game, evaluator, config.selfplay, rng)
-    opponents = {}
-    if config.eval.opponents:
-        from agents import make_agent
-
-        opponents = {spec: make_agent(spec, game) for spec in config.eval.opponents}
-    eval_search = SearchConfig(config.eval.simulations, config.selfplay.c_puct, 1.0, 0.0, config.selfplay.fpu_reduction)
-    owed_updates = 0.0
-    last_log = time.perf_counter()
-    losses: dict[str, float] = {}
-    final: dict[str, float] = {}
-    total = config.learn.total_steps
-
-    def evaluate(step: int) -> dict[str, float]:
-        figures: dict[str, float] = {}
-        if not opponents and not config.eval.pons:
-            return figures
-        for spec, opponent in opponents.items():
-            result = evaluate_against(game, evaluator, opponent, config.eval.games, eval_search, rng)
-            figures |= {f"eval/{spec}/{k}": v for k, v in result.items()}
-        if config.eval.pons and game.name == "connect_four":
-            figures |= pons_figures(net, game, device, config.eval.pons_positions)
-        if figures:
-            run.log(figures, step=step)
-        return figures
-
-    def save(step: int) -> None:
-        counters["steps"] = learner.steps
-        run.save(checkpoint_state(config, net, learner, replay, counters, rng), step)
-
+    training = Training(config, run)
+    before = dict(training.counters)  # the actor counts from zero in this process
+    actor = SelfPlayActor(training.game, training.evaluator, config.selfplay, training.rng)
     try:
-        with ProgressBar(total, f"az {game.name}", completed=learner.steps) as bar:
-            while learner.steps < total:
-                samples = actor.step()
-                replay.add(samples)
-                counters["samples"] += len(samples)
-                counters["games"] = before["games"] + actor.games_played
-                counters["moves"] = before["moves"] + actor.moves_played
-                counters["simulations"] = before["simulations"] + actor.simulations
-                if len(replay) < config.learn.min_replay:
-                    continue
-                owed_updates += len(samples) * config.learn.replay_ratio / config.learn.batch_size
-                while owed_updates >= 1 and learner.steps < total:
-                    owed_updates -= 1
-                    losses = learner.update(replay.sample(config.learn.batch_size, rng))
-                    step = learner.steps
-                    if step % 20 == 0 or step == total:
-                        now = time.perf_counter()
-                        run.log(
-                            {
-                                **losses,
-                                **actor.take_stats(),
-                                "selfplay/games": counters["games"],
-                                "selfplay/samples": counters["samples"],
-                                "replay/size": len(replay),
-                                "time/steps_per_s": 20 / max(now - last_log, 1e-9),
-                            },
-                            step=step,
-                        )
-                        last_log = now
-                    if step % config.eval.every == 0 or step == total:
-                        final = evaluate(step)
-                    if step % config.run.checkpoint_every == 0 or step == total:
-                        save(step)
-                    bar.update(completed=step, loss=losses.get("learn/loss"), games=counters["games"])
+        with ProgressBar(config.learn.total_steps, f"az {training.game.name}", completed=training.steps) as bar:
+            while not training.done:
+                training.add(actor.step())
+                for key, played in (("games", actor.games_played), ("moves", actor.moves_played)):
+                    training.counters[key] = before[key] + played
+                training.counters["simulations"] = before["simulations"] + actor.simulations
+                stats = actor.take_stats() if training.update_ready() else {}
+                while training.update_ready():
+                    step = training.update()
+                    bar.update(completed=step, loss=training.losses.get("learn/loss"), games=training.counters["games"])
+                if stats:
+                    training.log(stats, training.steps)
     except KeyboardInterrupt:
-        save(learner.steps)
+        training.save()
         raise
-    return {"steps": learner.steps, "games": counters["games"], **final}
+    return training.summary()
 
 
 def pons_figures(net: PolicyValueNet, game: Any, device: torch.device, positions: int) -> dict[str, float]:

@@ -220,8 +220,11 @@ def load_config(cls: type[T], path: str | Path | None, overrides: Sequence[str] 
 
 
 def save_config(config: Any, path: str | Path) -> None:
-    """Write the resolved config as YAML (what the run actually used)."""
-    Path(path).write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    """Write the resolved config as YAML (what the run actually used), atomically."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    tmp.replace(path)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -49,6 +49,8 @@ class Run:
         """Start a new run dir for `config` (which must have `run` and `tracking` sections)."""
         rank = comm.Get_rank() if comm is not None else 0
         name = name or config.run.name or default_run_name(config)
+        if comm is not None:  # the default name holds the time: every rank takes rank 0's
+            name = comm.bcast(name, root=0)
         path = Path(config.run.runs_dir) / name
         if rank == 0:
             if (path / "checkpoints").is_dir() and any((path / "checkpoints").iterdir()):
@@ -69,6 +71,8 @@ class Run:
         config = build_config(config_type, yaml.safe_load(saved.read_text()), source=str(saved))
         config = apply_overrides(config, overrides)
         rank = comm.Get_rank() if comm is not None else 0
+        if comm is not None:
+            comm.Barrier()  # every rank has read config.yaml before rank 0 rewrites it
         if rank == 0 and overrides:
             save_config(config, saved)
         return cls._open(path, config, comm=comm, resumed=True)
