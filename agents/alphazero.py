@@ -588,7 +588,9 @@ class Training:
             result = evaluate_against(self.game, self.evaluator, opponent, config.eval.games, search, self.rng)
             figures |= {f"eval/{spec}/{k}": v for k, v in result.items()}
         if config.eval.pons and self.game.name == "connect_four":
-            figures |= pons_figures(self.net, self.game, self.device, config.eval.pons_positions)
+            figures |= pons_figures(
+                self.net, self.game, self.device, config.eval.pons_positions, config.eval.simulations
+            )
         if figures:
             self.log(figures, step)
         return figures
@@ -645,18 +647,38 @@ def train(config: AZConfig, run: Any) -> dict[str, float]:
     return training.summary()
 
 
-def pons_figures(net: PolicyValueNet, game: Any, device: torch.device, positions: int) -> dict[str, float]:
-    """Connect Four mistake rates of the raw policy (no search) on Pons' sets, if the shipped data is there."""
-    try:
-        from runners.bench import mistake_rates
-    except ImportError:
-        return {}
+def pons_mistake_rates(
+    evaluator: Any, game: Any, positions: int, simulations: int, chunk: int = 128
+) -> dict[str, float]:
+    """Connect Four mistake rates on Pons' sets, searching `chunk` positions at once (0 simulations: raw policy)."""
+    from runners.bench import SETS, load_pons
+
+    rates = {}
+    for name, data in load_pons().items():
+        moves, values = data["moves"][:positions], data["values"][:positions]  # values [N, 7]: win 1 ... full -2
+        mistakes = 0
+        for start in range(0, len(moves), chunk):
+            states = [game.state_from_moves(str(m)) for m in moves[start : start + chunk]]
+            if simulations == 0:
+                priors, _ = evaluator(
+                    np.stack([s.observation() for s in states]), np.stack([s.legal_mask() for s in states])
+                )
+                choices = priors.argmax(axis=1)
+            else:
+                search = BatchedMCTS(evaluator, game.num_actions, SearchConfig(simulations), np.random.default_rng(0))
+                search.reset(states)
+                choices = search.search().argmax(axis=1)
+            chosen = values[start : start + chunk]
+            mistakes += int((chosen[np.arange(len(states)), choices] < chosen.max(axis=1)).sum())
+        rates[SETS[name]] = mistakes / len(moves)
+    return rates
+
+
+def pons_figures(
+    net: PolicyValueNet, game: Any, device: torch.device, positions: int, simulations: int
+) -> dict[str, float]:
+    """Pons mistake rates for the training log, with and without search."""
     evaluator = TorchEvaluator(net, device)
-
-    def choose(states: list) -> list[int]:
-        obs = np.stack([s.observation() for s in states])
-        mask = np.stack([s.legal_mask() for s in states])
-        priors, _ = evaluator(obs, mask)
-        return [int(p.argmax()) for p in priors]
-
-    return {f"eval/pons/{name}": rate for name, rate in mistake_rates(choose, limit=positions).items()}
+    figures = {f"eval/pons_policy/{k}": v for k, v in pons_mistake_rates(evaluator, game, positions, 0).items()}
+    searched = pons_mistake_rates(evaluator, game, positions, simulations)
+    return figures | {f"eval/pons_search/{k}": v for k, v in searched.items()}

@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "train": "train an agent (PPO, DQN, AlphaZero) from a YAML config, or resume a run",
     "selfplay": "AlphaZero self-play under mpirun: actor ranks feed learner ranks (one process works too)",
     "tournament": "play agents against each other and rate them: Elo with 95% intervals, crosstable, plots",
+    "rate": "rate every checkpoint of a board-game run against a fixed field: Elo against training steps",
     "sprt": "play a candidate against a baseline until a sequential probability ratio test decides",
     "play": "play a board game against an agent in the terminal",
     "bench": "measure agents against exact references (e.g. Connect Four mistake rates on Pons' sets)",

@@ -101,3 +101,30 @@ def test_tictactoe_in_two_minutes_never_loses_to_the_perfect_solver(tmp_path):
             assert state.returns()[az_player] >= 0, (
                 f"lost from opening {opening} playing {'first' if az_first else 'second'}"
             )
+
+
+def test_rate_puts_every_checkpoint_of_a_run_on_one_elo_scale(tmp_path, capsys):
+    from runners.cli import main
+
+    config = load_config(AZConfig, None, [f"run.runs_dir={tmp_path}", "run.name=r", "learn.total_steps=10", *TINY])
+    with Run.create(config) as run:
+        train(config, run)
+    code = main(
+        [
+            "rate",
+            str(tmp_path / "r"),
+            "--field",
+            "random",
+            "minimax:depth=1",
+            "--games",
+            "2",
+            "--agent-options",
+            "sims=4",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "step 5: Elo" in out and "step 10: Elo" in out
+    assert (tmp_path / "r" / "rating" / "elo.png").stat().st_size > 5000
+    logged = (tmp_path / "r" / "metrics.jsonl").read_text()
+    assert logged.count('"rate/elo"') == 2
