@@ -682,3 +682,26 @@ def pons_figures(
     figures = {f"eval/pons_policy/{k}": v for k, v in pons_mistake_rates(evaluator, game, positions, 0).items()}
     searched = pons_mistake_rates(evaluator, game, positions, simulations)
     return figures | {f"eval/pons_search/{k}": v for k, v in searched.items()}
+
+
+def export_model(source: str | Path, target: str | Path) -> Path:
+    """Copy just the weights and what `az:` needs (no optimizer or replay) from a checkpoint or run dir."""
+    from runners.checkpoint import atomic_write_bytes, load_checkpoint_file, resolve_checkpoint_path
+
+    payload = load_checkpoint_file(resolve_checkpoint_path(source))
+    if "az" not in payload:
+        raise ArenaError(f"{source} is not an AlphaZero checkpoint")
+    target = Path(target)
+    slim = {k: payload[k] for k in ("format", "step", "net", "az", "config", "counters")}
+    atomic_write_bytes(target, lambda handle: torch.save(slim, handle))
+    return target
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Export AlphaZero weights for shipping under models/.")
+    parser.add_argument("source", help="checkpoint file or run dir")
+    parser.add_argument("target", help="e.g. models/connect_four.pt")
+    cli = parser.parse_args()
+    print(export_model(cli.source, cli.target))

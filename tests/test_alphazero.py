@@ -128,3 +128,14 @@ def test_rate_puts_every_checkpoint_of_a_run_on_one_elo_scale(tmp_path, capsys):
     assert (tmp_path / "r" / "rating" / "elo.png").stat().st_size > 5000
     logged = (tmp_path / "r" / "metrics.jsonl").read_text()
     assert logged.count('"rate/elo"') == 2
+
+
+def test_the_shipped_tictactoe_model_never_loses_to_the_perfect_solver():
+    game = make_game("tictactoe")
+    agent = make_agent("az:tictactoe,sims=48", game)
+    solver = make_agent("solver", game)
+    for opening in [(), *((a,) for a in range(9))]:
+        for az_player in (0, 1):
+            players = (agent, solver) if az_player == 0 else (solver, agent)
+            state, _ = play_game(game, *players, opening, seed=3)
+            assert state.returns()[az_player] >= 0, f"lost from opening {opening} as player {az_player}"
