@@ -66,7 +66,7 @@ class SelfPlayConfig:
 class LearnConfig:
     """The learner: replay window, optimizer and how fast it consumes samples."""
 
-    total_steps: int = param(600, ge=1)
+    total_steps: int = param(300, ge=1)
     """Learner updates (minibatches) in the whole run."""
     batch_size: int = param(256, ge=1)
     """Samples per update."""
@@ -88,11 +88,11 @@ class LearnConfig:
 class EvalConfig:
     """Evaluation games against fixed opponents during training."""
 
-    every: int = param(200, ge=1)
+    every: int = param(100, ge=1)
     """Learner steps between evaluations (also at the end)."""
     games: int = param(20, ge=2)
     """Games per opponent, half with each colour."""
-    opponents: tuple[str, ...] = ("random", "minimax:depth=4")
+    opponents: tuple[str, ...] = ("random", "minimax:depth=2")
     """Agent specs to play against."""
     simulations: int = param(64, ge=1)
     """Simulations per move of the evaluated agent (no noise, most-visited move)."""
@@ -118,11 +118,11 @@ class DistributedConfig:
 
 @dataclass(frozen=True)
 class AZConfig:
-    """AlphaZero on a board game: self-play, learner, evaluation."""
+    """AlphaZero on a board game: self-play, learner, evaluation. The defaults: a few minutes of Connect Four."""
 
     algo: Literal["az"] = "az"
     """Algorithm: AlphaZero."""
-    game: str = "tictactoe"
+    game: str = "connect_four"
     """Board game: tictactoe, connect_four, othello, gomoku."""
     net: str = "resnet-3x32"
     """Network preset (a resnet preset of agents/nets.py), e.g. resnet-5x64."""

@@ -315,7 +315,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "items",
         nargs="*",
         metavar="CONFIG | key.sub=value",
-        help="an AlphaZero YAML config (e.g. configs/az_connect4.yaml), then overrides such as learn.total_steps=5000",
+        help="an AlphaZero YAML config (default: the embedded few-minute Connect Four run), then overrides "
+        "such as learn.total_steps=5000",
     )
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="continue runs/<name>")
 
@@ -327,8 +328,6 @@ def main(args: argparse.Namespace) -> int:
     from runners.train import algorithm_of, split_positionals
 
     path, overrides = split_positionals(args.items)
-    if args.resume is None and path is None:
-        raise ConfigError("arena selfplay needs an AlphaZero config, e.g. configs/az_connect4.yaml")
     algo = algorithm_of(args.resume / "config.yaml" if args.resume else path, overrides, "az")
     if algo != "az":
         raise ConfigError(f"arena selfplay runs AlphaZero configs (algo: az), got algo '{algo}'")

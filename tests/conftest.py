@@ -6,7 +6,7 @@ os.environ["WANDB_MODE"] = "offline"
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import torch  # noqa: E402  (after the environment above, which W&B reads at import)
+import torch  # after the environment above, which W&B reads when it is imported
 
 # The nets in tests are tiny: one thread is fastest, and it keeps timings sane beside other processes.
 torch.set_num_threads(1)

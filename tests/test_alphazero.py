@@ -14,6 +14,7 @@ from runners.run import Run
 from runners.tournament import play_game
 
 TINY = [
+    "game=tictactoe",
     "net=resnet-3x32",
     "selfplay.parallel_games=8",
     "selfplay.simulations=8",
