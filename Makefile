@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine with Python 3.11+:
 #   make run    set up .venv, then train the main job on embedded defaults (CPU, W&B offline, small config)
 #   make test   set up .venv, then lint and run the default test suite
+#   make test-slow  the learning tests (minutes each)
 # Set-up installs the CPU torch wheel first (torch==2.13.0), so the open torch range in pyproject pulls no CUDA.
 
 PYTHON ?= python3
@@ -21,8 +22,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q "$(TORCH)" -e ".[$(EXTRAS)]"
 	touch $@
 
+# The main job: AlphaZero self-play on Connect Four under MPI (one learner, one actor), embedded defaults.
 run: setup
-	WANDB_MODE=$${WANDB_MODE:-offline} $(BIN)/arena train --algo ppo run.device=cpu
+	WANDB_MODE=$${WANDB_MODE:-offline} $(BIN)/mpirun -n 2 $(BIN)/arena selfplay run.device=cpu
 
 test: setup lint
 	WANDB_MODE=offline PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
