@@ -33,6 +33,20 @@ def alphazero_agent(
     return load_agent(str(path), game, sims=sims, device=device, c_puct=c_puct, fpu_reduction=fpu_reduction)
 
 
+def ppo_agent(game: Game, path: str, greedy: bool = True, seed: int | None = None) -> Agent:
+    """`ppo:<checkpoint | run dir | run/latest>,greedy=false,seed=N`: a PPO policy trained on this game."""
+    from agents.ppo import load_agent  # torch loads only when asked for
+
+    return load_agent(game, str(path), greedy=greedy, seed=seed)
+
+
+def dqn_agent(game: Game, path: str) -> Agent:
+    """`dqn:<checkpoint | run dir | run/latest>`: a DQN policy trained on this game (greedy)."""
+    from agents.dqn import load_agent
+
+    return load_agent(game, str(path))
+
+
 AGENT_KINDS: dict[str, Callable[..., Agent]] = {
     "random": RandomAgent,
     "greedy": GreedyAgent,
@@ -40,6 +54,8 @@ AGENT_KINDS: dict[str, Callable[..., Agent]] = {
     "mcts": MCTSAgent,
     "solver": make_solver,
     "az": alphazero_agent,
+    "ppo": ppo_agent,
+    "dqn": dqn_agent,
 }
 
 

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from agents.base import Agent
 from agents.buffers import Batch, NStepFolder, ReplayBuffer
 from agents.nets import QNetwork, is_recurrent, make_adam
 from agents.rl_envs import (
@@ -462,3 +463,37 @@ def model_from_checkpoint(checkpoint: dict[str, Any]) -> QNetwork:
     model = QNetwork(net["preset"], tuple(net["obs_shape"]), checkpoint["num_actions"], net["dueling"])
     model.load_state_dict(checkpoint["model"])
     return model.eval()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A trained Q-network as a tournament Agent
+
+
+class DQNAgent(Agent):
+    """A Q-network trained on a board game, playing the legal action of highest value."""
+
+    def __init__(self, game: Any, model: QNetwork, name: str) -> None:
+        super().__init__(game)
+        self.model, self.name = model, name
+
+    def reset(self, seed: int | None = None) -> None:
+        """Nothing to forget: the policy is deterministic and memoryless."""
+
+    @torch.inference_mode()
+    def act(self, state: Any) -> int:
+        """The greedy move in `state` (illegal actions are valued -inf)."""
+        obs = torch.as_tensor(state.observation()).unsqueeze(0)  # [1, C, H, W]
+        mask = torch.as_tensor(state.legal_mask()).unsqueeze(0)  # [1, A]
+        return int(self.model(obs, mask).argmax(-1))
+
+
+def load_agent(game: Any, path: str) -> DQNAgent:
+    """`dqn:<checkpoint | run dir | run/latest>`: a trained DQN policy for `game`."""
+    from runners.checkpoint import load_checkpoint_file, resolve_checkpoint_path
+
+    file = resolve_checkpoint_path(path)
+    checkpoint = load_checkpoint_file(file)
+    if checkpoint.get("algo") != "dqn":
+        raise ArenaError(f"{file} is a {checkpoint.get('algo', 'non-DQN')} checkpoint, not a DQN one")
+    check_shapes(checkpoint, tuple(game.obs_shape), game.num_actions, str(file))
+    return DQNAgent(game, model_from_checkpoint(checkpoint), f"dqn:{path}")

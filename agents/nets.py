@@ -177,11 +177,13 @@ class LSTMCore(nn.Module):
             out, state = self.rnn(x, state if self.cell == "lstm" else state[0])
             state = state if self.cell == "lstm" else (state,)
         else:
+            # run fused over each stretch of steps where no env starts a new episode; reset state between
             keep = (1.0 - done.float()).reshape(steps, batch, 1)  # [T, B, 1]
+            starts = [0, *(t for t in torch.nonzero(done.reshape(steps, batch).any(1)).flatten().tolist() if t > 0)]
             outs = []
-            for t in range(steps):
-                state = tuple(s * keep[t] for s in state)
-                out_t, state = self.rnn(x[t : t + 1], state if self.cell == "lstm" else state[0])
+            for t0, t1 in zip(starts, [*starts[1:], steps], strict=True):
+                state = tuple(s * keep[t0] for s in state)
+                out_t, state = self.rnn(x[t0:t1], state if self.cell == "lstm" else state[0])
                 state = state if self.cell == "lstm" else (state,)
                 outs.append(out_t)
             out = torch.cat(outs)  # [T, B, H]
@@ -247,6 +249,7 @@ class QHead(nn.Module):
 
 
 PRESETS: dict[str, dict[str, Any]] = {
+    "flat": {"kind": "mlp", "hidden": (), "activation": "tanh"},
     "mlp-64x1": {"kind": "mlp", "hidden": (64,), "activation": "tanh"},
     "mlp-64x2": {"kind": "mlp", "hidden": (64, 64), "activation": "tanh"},
     "mlp-256x2": {"kind": "mlp", "hidden": (256, 256), "activation": "relu"},
@@ -317,7 +320,14 @@ class TwinMLP(nn.Module):
 class ActorCritic(nn.Module):
     """Policy and value on one backbone (`shared`) or on two of the same preset; recurrent presets share one."""
 
-    def __init__(self, preset: str, obs_shape: tuple[int, ...], num_actions: int, shared: bool = False) -> None:
+    def __init__(
+        self,
+        preset: str,
+        obs_shape: tuple[int, ...],
+        num_actions: int,
+        shared: bool = False,
+        head_hidden: tuple[int, ...] = (),
+    ) -> None:
         super().__init__()
         self.recurrent = is_recurrent(preset)
         self.shared = shared or self.recurrent
@@ -331,8 +341,16 @@ class ActorCritic(nn.Module):
             self.actor_body = make_backbone(preset, obs_shape)
             self.critic_body = None if self.shared else make_backbone(preset, obs_shape)
             out_dim = self.actor_body.out_dim
+        # optional hidden layers of each head, on any leading dims ([B, F] or [T, B, F])
+        self.policy_mlp = head_layers(out_dim, head_hidden)
+        self.value_mlp = head_layers(out_dim, head_hidden)
+        out_dim = head_hidden[-1] if head_hidden else out_dim
         self.policy = PolicyHead(out_dim, num_actions)
         self.value_head = ValueHead(out_dim)
+
+    def heads(self, actor: torch.Tensor, critic: torch.Tensor, mask: torch.Tensor | None):
+        """(logits, values) from the actor's and the critic's features."""
+        return self.policy(self.policy_mlp(actor), mask), self.value_head(self.value_mlp(critic))
 
     def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> State:
         """Zero recurrent state, or None for a feed-forward model."""
@@ -342,18 +360,29 @@ class ActorCritic(nn.Module):
         """-> (logits [..., A] with -inf where illegal, values [...], state)."""
         if self.twin is not None:
             features = self.twin(obs)  # [2, B, F]
-            return self.policy(features[0], mask), self.value_head(features[1]), state
+            return *self.heads(features[0], features[1], mask), state
         features, state = self.actor_body(obs, state, done)
         critic_features = features if self.critic_body is None else self.critic_body(obs)[0]
-        return self.policy(features, mask), self.value_head(critic_features), state
+        return *self.heads(features, critic_features, mask), state
 
     def value(self, obs: torch.Tensor, state: State = None, done: torch.Tensor | None = None) -> torch.Tensor:
         """Values only (for bootstrapping)."""
         if self.twin is not None:
-            return self.value_head(self.twin(obs)[1])
-        if self.critic_body is not None:
-            return self.value_head(self.critic_body(obs)[0])
-        return self.value_head(self.actor_body(obs, state, done)[0])
+            features = self.twin(obs)[1]
+        elif self.critic_body is not None:
+            features = self.critic_body(obs)[0]
+        else:
+            features = self.actor_body(obs, state, done)[0]
+        return self.value_head(self.value_mlp(features))
+
+
+def head_layers(in_dim: int, hidden: tuple[int, ...]) -> nn.Module:
+    """Linear + tanh layers that act on the last dim (identity when `hidden` is empty)."""
+    layers: list[nn.Module] = []
+    for width in hidden:
+        layers += [layer_init(nn.Linear(in_dim, width)), nn.Tanh()]
+        in_dim = width
+    return nn.Sequential(*layers)
 
 
 def make_adam(params: Any, lr: float, eps: float = 1e-8) -> torch.optim.Adam:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from agents.base import Agent
 from agents.nets import ActorCritic, State, is_recurrent, make_adam
 from agents.rl_envs import (
     EnvConfig,
@@ -48,6 +49,8 @@ class NetConfig:
     `lstm-cnn-256`) makes this recurrent PPO."""
     shared: bool = False
     """One backbone for policy and value (always true for recurrent presets) instead of two."""
+    head_hidden: tuple[int, ...] = ()
+    """Hidden layer widths of the policy and of the value head (each its own), e.g. [64] after an LSTM."""
 
 
 @dataclass(frozen=True)
@@ -212,7 +215,7 @@ def train(config: PPOConfig, run: Any) -> dict[str, float]:
     envs = make_vector_env(config.env)
     obs_shape, num_actions, masked = space_shapes(envs.single_observation_space, envs.single_action_space)
     recurrent = is_recurrent(config.net.preset)
-    model = ActorCritic(config.net.preset, obs_shape, num_actions, config.net.shared).to(device)
+    model = ActorCritic(config.net.preset, obs_shape, num_actions, config.net.shared, config.net.head_hidden).to(device)
     optimizer = make_adam(model.parameters(), p.learning_rate, eps=1e-5)
 
     n, steps = config.env.num_envs, p.num_steps
@@ -266,7 +269,12 @@ def train(config: PPOConfig, run: Any) -> dict[str, float]:
         return {
             "algo": "ppo",
             "config": config_to_dict(config),
-            "net": {"preset": config.net.preset, "shared": model.shared, "obs_shape": list(obs_shape)},
+            "net": {
+                "preset": config.net.preset,
+                "shared": model.shared,
+                "head_hidden": list(config.net.head_hidden),
+                "obs_shape": list(obs_shape),
+            },
             "num_actions": num_actions,
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
@@ -479,6 +487,49 @@ def check_shapes(checkpoint: dict[str, Any], obs_shape: tuple[int, ...], num_act
 def model_from_checkpoint(checkpoint: dict[str, Any]) -> ActorCritic:
     """Rebuild the trained ActorCritic from a PPO checkpoint, without its run dir."""
     net = checkpoint["net"]
-    model = ActorCritic(net["preset"], tuple(net["obs_shape"]), checkpoint["num_actions"], net["shared"])
+    shape, hidden = tuple(net["obs_shape"]), tuple(net.get("head_hidden", ()))
+    model = ActorCritic(net["preset"], shape, checkpoint["num_actions"], net["shared"], hidden)
     model.load_state_dict(checkpoint["model"])
     return model.eval()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A trained policy as a tournament Agent
+
+
+class PPOAgent(Agent):
+    """A PPO policy trained on a board game, playing from `State`s: argmax (greedy) or sampled actions."""
+
+    def __init__(self, game: Any, model: ActorCritic, name: str, greedy: bool = True, seed: int | None = None):
+        super().__init__(game, seed)
+        self.model, self.name, self.greedy = model, name, greedy
+        self.hidden: State = None
+
+    def reset(self, seed: int | None = None) -> None:
+        """Forget the previous game (recurrent state); a seed re-seeds sampling."""
+        self.hidden = None
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+
+    @torch.inference_mode()
+    def act(self, state: Any) -> int:
+        """The policy's move in `state` (always legal: illegal logits are -inf)."""
+        obs = torch.as_tensor(state.observation()).unsqueeze(0)  # [1, C, H, W]
+        mask = torch.as_tensor(state.legal_mask()).unsqueeze(0)  # [1, A]
+        logits, _, self.hidden = self.model(obs, self.hidden, None, mask)
+        if self.greedy:
+            return int(logits.argmax(-1))
+        probs = logits.softmax(-1)[0].double().numpy()
+        return int(self.rng.choice(len(probs), p=probs / probs.sum()))
+
+
+def load_agent(game: Any, path: str, greedy: bool = True, seed: int | None = None) -> PPOAgent:
+    """`ppo:<checkpoint | run dir | run/latest>,greedy=false,seed=N`: a trained PPO policy for `game`."""
+    from runners.checkpoint import load_checkpoint_file, resolve_checkpoint_path
+
+    file = resolve_checkpoint_path(path)
+    checkpoint = load_checkpoint_file(file)
+    if checkpoint.get("algo") != "ppo":
+        raise ArenaError(f"{file} is a {checkpoint.get('algo', 'non-PPO')} checkpoint, not a PPO one")
+    check_shapes(checkpoint, tuple(game.obs_shape), game.num_actions, str(file))
+    return PPOAgent(game, model_from_checkpoint(checkpoint), f"ppo:{path}", greedy, seed)

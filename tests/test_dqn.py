@@ -123,3 +123,20 @@ def test_dqn_solves_cartpole_within_50k_steps(tmp_path, seed):
     with run:
         result = train(config, run)
     assert result["eval/return_mean"] >= 475
+
+
+def test_board_game_q_network_becomes_a_tournament_agent(tmp_path):
+    from agents import make_agent
+    from envs import make_game
+
+    config, run = make_run(
+        tmp_path, "env.id=arena/ConnectFour-v0", "env.num_envs=2", "net.dueling=true", "dqn.n_step=3",
+        *SMALL[:4], "eval.episodes=4",
+    )  # fmt: skip
+    with run:
+        result = train(config, run)
+    assert -1.0 <= result["eval/return_mean"] <= 1.0
+    game = make_game("connect_four")
+    agent = make_agent(f"dqn:{run.path}/latest", game)
+    state = game.state_from_moves("1111112")  # column 1 is full
+    assert agent.act(state) != 0 and state.legal_mask()[agent.act(state)]

@@ -58,7 +58,7 @@ def test_restower_trunk_is_spatial_and_small_boards_refused():
 
 
 def test_unknown_preset_names_the_valid_ones():
-    with pytest.raises(ArenaError, match="valid: mlp-64x1"):
+    with pytest.raises(ArenaError, match="valid: flat, mlp-64x1"):
         make_backbone("mlp-huge", (4,))
 
 

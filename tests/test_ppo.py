@@ -126,3 +126,35 @@ def test_ppo_solves_cartpole_within_100k_steps(tmp_path, seed):
         result = train(config, run)
     assert result["train/return_mean20"] >= 475
     assert result["global_step"] <= 100_000
+
+
+def test_board_game_policy_becomes_a_tournament_agent(tmp_path):
+    from agents import make_agent
+    from envs import make_game
+
+    config, run = make_run(
+        tmp_path, "env.id=arena/ConnectFour-v0", "env.num_envs=4", "net.preset=mlp-64x2", "ppo.total_steps=256",
+        "ppo.num_steps=32", "ppo.minibatch_size=64", "ppo.update_epochs=1", "eval.episodes=4",
+    )  # fmt: skip
+    with run:
+        result = train(config, run)
+    assert -1.0 <= result["eval/return_mean"] <= 1.0
+    game = make_game("connect_four")
+    agent = make_agent(f"ppo:{run.path}/latest", game)
+    state = game.state_from_moves("1111112")  # column 1 is full: the policy must not pick it
+    for _ in range(5):
+        action = agent.act(state)
+        assert state.legal_mask()[action] and action != 0
+    sampler = make_agent(f"ppo:{run.path},greedy=false,seed=3", game)
+    assert sampler.act(state) != 0
+
+
+def test_agent_from_a_cartpole_checkpoint_is_refused_for_a_game(tmp_path):
+    from agents import make_agent
+    from envs import make_game
+
+    config, run = make_run(tmp_path, "ppo.total_steps=256", "eval.episodes=0")
+    with run:
+        train(config, run)
+    with pytest.raises(ArenaError, match=r"observations \(4,\) with 2 actions; this env gives \(2, 6, 7\) with 7"):
+        make_agent(f"ppo:{run.path}", make_game("connect_four"))
