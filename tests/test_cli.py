@@ -19,8 +19,8 @@ def test_help_lists_every_command(capsys):
         main(["--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    for name in COMMANDS:
-        assert f"    {name} " in out
+    listed = {line.split()[0] for line in out.splitlines() if line.startswith("    ") and line.split()}
+    assert set(COMMANDS) <= listed
 
 
 @pytest.mark.parametrize(
