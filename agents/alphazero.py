@@ -558,7 +558,7 @@ class Training:
         step = self.learner.steps
         if step % 20 == 0 or self.done:
             now = time.perf_counter()
-            figures = {"selfplay/games": self.counters["games"], "selfplay/samples": self.counters["samples"]}
+            figures = {f"selfplay/{k}": self.counters[k] for k in ("games", "moves", "samples", "simulations")}
             figures |= {"replay/size": len(self.replay), "time/steps_per_s": 20 / max(now - self._last_log, 1e-9)}
             self.log({**self.losses, **figures}, step)
             self._last_log = now
