@@ -1,7 +1,11 @@
 """Tournaments: fair schedules, a ledger that resumes without replaying, ratings in the expected order."""
 
 import json
+import shutil
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +107,30 @@ def test_human_play_answers_bad_input_with_the_legal_moves_and_supports_undo_and
     assert "not a legal move here" in text and "legal moves:" in text
     assert text.count("hint: ") == 1
     assert text.endswith("bye")
+
+
+@pytest.mark.mpi
+@pytest.mark.skipif(shutil.which("mpirun") is None, reason="mpirun not installed (pip install mpich)")
+def test_under_mpirun_the_games_spread_over_ranks_into_one_ledger(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    command = [
+        "mpirun",
+        "-n",
+        "2",
+        sys.executable,
+        "-m",
+        "runners.tournament",
+        "--game",
+        "tictactoe",
+        "--agents",
+        *FIELD,
+        "--games",
+        "4",
+        "--out",
+        str(tmp_path),
+    ]
+    done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = Ledger(tmp_path / "ledger.jsonl").records()
+    assert len(records) == 12 and len({r.id for r in records}) == 12
+    assert "Score of random vs greedy" in done.stdout
