@@ -1,6 +1,7 @@
 """DQN: replay (n-step folding, priorities), the TD target, smoke runs through `Run`, resume; slow learning test."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -140,3 +141,9 @@ def test_board_game_q_network_becomes_a_tournament_agent(tmp_path):
     agent = make_agent(f"dqn:{run.path}/latest", game)
     state = game.state_from_moves("1111112")  # column 1 is full
     assert agent.act(state) != 0 and state.legal_mask()[agent.act(state)]
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "configs").glob("dqn_*.yaml")))
+def test_every_dqn_config_loads(path):
+    config = load_config(DQNConfig, path)
+    assert config.algo == "dqn" and config.env.id

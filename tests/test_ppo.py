@@ -1,6 +1,7 @@
 """PPO: smoke runs through `Run` (feed-forward and recurrent), resume, GAE, config errors; slow learning tests."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,7 +122,7 @@ def test_masked_entropy_is_finite_and_ignores_illegal_actions():
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_ppo_solves_cartpole_within_100k_steps(tmp_path, seed):
-    config, run = make_run(tmp_path, f"run.seed={seed}", "ppo.target_return=475", "eval.episodes=0")
+    config, run = make_run(tmp_path, f"run.seed={seed}", "ppo.target_return=475", "eval.episodes=0")  # defaults
     with run:
         result = train(config, run)
     assert result["train/return_mean20"] >= 475
@@ -158,3 +159,38 @@ def test_agent_from_a_cartpole_checkpoint_is_refused_for_a_game(tmp_path):
         train(config, run)
     with pytest.raises(ArenaError, match=r"observations \(4,\) with 2 actions; this env gives \(2, 6, 7\) with 7"):
         make_agent(f"ppo:{run.path}", make_game("connect_four"))
+
+
+@pytest.mark.slow
+def test_recurrent_ppo_solves_masked_cartpole_where_feed_forward_cannot(tmp_path):
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    overrides = [f"run.runs_dir={tmp_path}", "tracking.mode=disabled", "ppo.target_return=400", "eval.episodes=0"]
+    recurrent = load_config(PPOConfig, configs / "ppo_cartpole_novel.yaml", overrides)
+    with Run.create(recurrent, name="lstm") as run:
+        result = train(recurrent, run)
+    assert result["train/return_mean20"] >= 400
+    feed_forward = load_config(PPOConfig, configs / "ppo_cartpole_novel_ff.yaml", [*overrides, "ppo.total_steps=50000"])
+    with Run.create(feed_forward, name="ff") as run:
+        result = train(feed_forward, run)
+    assert result["train/best_return_mean20"] < 150
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "configs").glob("ppo_*.yaml")))
+def test_every_ppo_config_loads(path):
+    config = load_config(PPOConfig, path)
+    assert config.algo == "ppo" and config.env.id
+
+
+def test_atari_pixels_train_through_nature_cnn(tmp_path):
+    pytest.importorskip("ale_py")
+    pytest.importorskip("cv2")
+    config, run = make_run(
+        tmp_path, "env.id=ALE/Breakout-v5", "env.wrapper=atari", "env.num_envs=2", "net.preset=nature-cnn",
+        "net.shared=true", "ppo.total_steps=64", "ppo.num_steps=32", "ppo.minibatch_size=32", "ppo.update_epochs=1",
+        "eval.episodes=0",
+    )  # fmt: skip
+    with run:
+        result = train(config, run)
+    assert result["global_step"] == 64
+    checkpoint = load_checkpoint_file(resolve_checkpoint_path(run.path))
+    assert checkpoint["net"]["obs_shape"] == [4, 84, 84]
