@@ -114,7 +114,8 @@ class BatchedMCTS:
             return
         games = np.fromiter((g for g, _ in leaves), np.int64, len(leaves))
         nodes = np.fromiter((n for _, n in leaves), np.int64, len(leaves))
-        obs = np.stack([self.states[g][n].observation() for g, n in leaves])  # [L, C, H, W]
+        states = [self.states[g][n] for g, n in leaves]
+        obs = states[0].game.observations(states)  # [L, C, H, W]
         mask = self.legal[games, nodes]  # [L, A]
         priors, values = self.evaluator(obs, mask)
         priors = np.where(mask, priors, 0.0)

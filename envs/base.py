@@ -123,6 +123,10 @@ class Game:
         """A move list in the usual notation, space separated."""
         return " ".join(self.action_to_text(a) for a in moves)
 
+    def observations(self, states: Sequence[State]) -> np.ndarray:
+        """float32[L, C, H, W]: the observations of many states at once (search evaluates leaves in batches)."""
+        return np.stack([s.observation() for s in states])
+
     def state_from_observation(self, obs: np.ndarray) -> State:
         """The position whose observation is `obs` (planes from the side to move); move history is lost."""
         raise NotImplementedError
@@ -164,6 +168,13 @@ def bits_to_plane(bits: int, index: np.ndarray) -> np.ndarray:
     nbytes = (int(index.max()) >> 3) + 1
     flat = np.unpackbits(np.frombuffer(bits.to_bytes(nbytes, "little"), dtype=np.uint8), bitorder="little")
     return flat[index].astype(np.float32)
+
+
+def bitboard_planes(own: Sequence[int], opp: Sequence[int], index: np.ndarray) -> np.ndarray:
+    """float32[L, 2, H, W] from L pairs of bitboards below 2**64, one vectorised shift for all of them."""
+    boards = np.array([own, opp], dtype=np.uint64).T  # [L, 2]
+    bits = (boards[:, :, None] >> index.ravel().astype(np.uint64)) & np.uint64(1)  # [L, 2, H*W]
+    return bits.reshape(len(own), 2, *index.shape).astype(np.float32)
 
 
 def plane_to_bits(plane: np.ndarray, index: np.ndarray) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.base import Game, State, bits_to_plane, check_options, plane_to_bits
+from envs.base import Game, State, bitboard_planes, bits_to_plane, check_options, plane_to_bits
 from envs.errors import ArenaError
 
 WIDTH, HEIGHT = 7, 6
@@ -164,6 +164,10 @@ class ConnectFour(Game):
         if t not in {"1", "2", "3", "4", "5", "6", "7"}:
             raise ArenaError(f"cannot read {text!r} as a connect_four move: write a column 1-7")
         return int(t) - 1
+
+    def observations(self, states) -> np.ndarray:
+        """float32[L, 2, 6, 7] for many positions at once (each like `state.observation()`)."""
+        return bitboard_planes([s.cur for s in states], [s.cur ^ s.mask for s in states], BIT_INDEX)
 
     def state_from_observation(self, obs: np.ndarray) -> ConnectFourState:
         """The position shown by planes [2, 6, 7] from the side to move."""

@@ -112,3 +112,18 @@ def test_search_runs_on_other_games_with_passes_and_squares(game_name):
             action = int(visits[g].argmax())
             assert mcts.legal[g, 0, action]
             mcts.advance(g, action)
+
+
+@pytest.mark.parametrize("game_name", ["connect_four", "tictactoe", "othello", "gomoku"])
+def test_batched_observations_equal_the_one_by_one_planes(game_name):
+    game = make_game(game_name)
+    rng = np.random.default_rng(0)
+    states = []
+    for _ in range(20):
+        state = game.initial_state()
+        for _ in range(int(rng.integers(0, 12))):
+            if state.is_terminal():
+                break
+            state = state.apply(int(rng.choice(state.legal_actions())))
+        states.append(state)
+    np.testing.assert_array_equal(game.observations(states), np.stack([s.observation() for s in states]))
