@@ -131,8 +131,9 @@ MPI_TRACKER = textwrap.dedent(
 @pytest.mark.skipif(shutil.which("mpirun") is None, reason="mpirun not installed (pip install mpich)")
 def test_under_mpi_only_the_designated_rank_writes_and_others_send_their_figures(tmp_path):
     env = os.environ | {"PYTHONPATH": str(Path(__file__).parents[1])}
-    subprocess.run(["mpirun", "-n", "3", sys.executable, "-c", MPI_TRACKER, str(tmp_path)], env=env, check=True,
-                   timeout=120)
+    subprocess.run(
+        ["mpirun", "-n", "3", sys.executable, "-c", MPI_TRACKER, str(tmp_path)], env=env, check=True, timeout=120
+    )
     got = records(tmp_path)
     own = [r["games_per_s"] for r in got if "games_per_s" in r]
     sent = sorted((k, r[k]) for r in got for k in r if k.startswith("rank"))
