@@ -124,12 +124,15 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
 
     version = training.steps // config.distributed.publish_every
     sends: list[Any] = []
+    published = 0
 
     def publish() -> None:
+        nonlocal published
         weights = {k: v.detach().cpu().numpy() for k, v in training.net.state_dict().items()}
         message = {"version": version, "weights": weights}
         sends[:] = [r for r in sends if not r.Test()]
         sends.extend(comm.isend(message, dest=a, tag=TAG_WEIGHTS) for a in actors)
+        published += 1
 
     publish()
     dropped = received = 0
@@ -186,8 +189,8 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
                 )
         elif not arrived:
             time.sleep(0.002)
-    for a in actors:
-        comm.send(None, dest=a, tag=TAG_STOP)
+    for a in actors:  # with the count of weight messages, which each actor must receive before it may exit
+        comm.send({"weights_sent": published}, dest=a, tag=TAG_STOP)
     waiting = set(actors)
     while waiting:  # keep draining samples so that actors' pending sends complete, until each says bye
         if comm.iprobe(tag=TAG_SAMPLES):
@@ -232,18 +235,23 @@ def actor_loop(config: Any, run: Any, comm: Any, stop: Interrupted) -> None:
     # an actor may run ahead of the learner by this many samples before it waits for new weights
     ahead_limit = learn.min_replay / my_share + per_version * max(config.distributed.max_staleness, 1)
     sent_since_weights = 0
+    received = 0
     stop_sent = False
 
     def take_messages(block: bool) -> bool:
         """Load the newest weights; True when the learner says stop."""
-        nonlocal version, sent_since_weights
+        nonlocal version, sent_since_weights, received
         while True:
             if comm.iprobe(source=learner, tag=TAG_STOP):
-                comm.recv(source=learner, tag=TAG_STOP)
+                farewell = comm.recv(source=learner, tag=TAG_STOP)
+                # an unreceived message at MPI_Finalize is an error: take every weight message still in flight
+                for _ in range(farewell["weights_sent"] - received):
+                    comm.recv(source=learner, tag=TAG_WEIGHTS)
                 return True
             newest = None
             while comm.iprobe(source=learner, tag=TAG_WEIGHTS):
                 newest = comm.recv(source=learner, tag=TAG_WEIGHTS)
+                received += 1
             if newest is not None:
                 net.load_state_dict({k: torch.from_numpy(v) for k, v in newest["weights"].items()})
                 version, sent_since_weights = newest["version"], 0
