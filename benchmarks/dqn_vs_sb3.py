@@ -2,9 +2,9 @@
 
 rl-zoo's tuned set for both: lr 2.3e-3, batch 64, buffer 100k, learning starts 1000, gamma 0.99, target update
 every 10 steps, train every 256 steps with 128 gradient steps, epsilon 1 -> 0.04 over 16% of training, a
-256x256 MLP, one env. (Ours adds Double DQN, its default.) SB3's training return hovers near 400 at 50k because
-of its exploration floor, so we compare wall time for the 50k steps and the greedy (epsilon 0) 20-episode
-evaluation of each at the end. Both run with one torch thread.
+256x256 MLP, one env. Ours runs its default Double DQN (`--vanilla`: plain DQN, as SB3's).
+SB3's training return hovers near 400 at 50k because of its exploration floor, so we compare wall time for the
+50k steps and the greedy (epsilon 0) 20-episode evaluation of each at the end. Both run with one torch thread.
 
     python benchmarks/dqn_vs_sb3.py [--seeds 1 2 3]
 
@@ -27,14 +27,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 TOTAL = 50_000
 
 
-def run_arena(seed: int, runs_dir: str) -> tuple[float, float]:
+def run_arena(seed: int, runs_dir: str, vanilla: bool = False) -> tuple[float, float]:
     """(wall seconds for 50k steps, greedy 20-episode mean) for our DQN."""
     from agents.dqn import DQNConfig, evaluate_q, train
     from runners.config import load_config
     from runners.run import Run
 
     overrides = [f"run.runs_dir={runs_dir}", "tracking.mode=disabled", "run.torch_threads=1", f"run.seed={seed}",
-                 "eval.episodes=0", f"run.checkpoint_every={10 * TOTAL}", "dqn.checkpoint_replay=false"]  # fmt: skip
+                 "eval.episodes=0", f"run.checkpoint_every={10 * TOTAL}", "dqn.checkpoint_replay=false",
+                 f"dqn.double={'false' if vanilla else 'true'}"]  # fmt: skip
     config = load_config(DQNConfig, None, overrides)  # the embedded defaults are rl-zoo's CartPole set
     with Run.create(config, name=f"bench-dqn-s{seed}-{time.time_ns()}") as run:
         start = time.perf_counter()
@@ -75,13 +76,14 @@ def main() -> None:
     """Run both on each seed (alternating which goes first) and print the table and the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--vanilla", action="store_true", help="our DQN without Double DQN, as SB3's")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows: dict[str, list[tuple[float, float]]] = {"arena": [], "sb3": []}
     with tempfile.TemporaryDirectory() as runs_dir:
         for i, seed in enumerate(args.seeds):
             for name in ["arena", "sb3"] if i % 2 == 0 else ["sb3", "arena"]:
-                seconds, mean = run_arena(seed, runs_dir) if name == "arena" else run_sb3(seed)
+                seconds, mean = run_arena(seed, runs_dir, args.vanilla) if name == "arena" else run_sb3(seed)
                 rows[name].append((seconds, mean))
                 print(
                     f"seed {seed} {name:5s}: {seconds:7.2f} s for {TOTAL} steps, greedy eval mean {mean:6.1f}",
