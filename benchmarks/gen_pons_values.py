@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         if old is not None and not args.restart and list(old) == moves[: len(old)]:
             done = len(old)  # resume an interrupted run
             values[:done] = arrays[f"{name}.values"]
-        t0 = time.time()
+        t0 = last_save = time.time()
         start = done
         for i, (m, score) in enumerate(zip(moves, scores, strict=True)):
             if i < start:
@@ -101,10 +101,11 @@ def main(argv: list[str] | None = None) -> int:
             if best != (score > 0) - (score < 0):
                 raise SystemExit(f"{name} line {i + 1} {m}: best move value {best} but Pons' score {score}")
             done = i + 1
-            if done % 50 == 0 and time.time() - t0 > 60:  # long sets: save progress now and then
+            if time.time() - last_save > 120:  # long sets: save progress every two minutes
                 _store(arrays, name, moves[:done], scores[:done], values[:done])
                 save(arrays, args.out)
-                print(f"{name}: {done}/{len(moves)} in {time.time() - t0:.0f}s", flush=True)
+                last_save = time.time()
+                print(f"{name}: {done}/{len(moves)} in {last_save - t0:.0f}s", flush=True)
         _store(arrays, name, moves[:done], scores[:done], values[:done])
         save(arrays, args.out)
         mean = (time.time() - t0) / max(done - start, 1) * 1000
