@@ -242,7 +242,9 @@ def train(config: PPOConfig, run: Any) -> dict[str, float]:
         restore_rng(checkpoint["rng"], {"env": rng})
 
     # Rollout storage, preallocated once.  T = num_steps, N = num_envs
-    obs_buf = torch.zeros((steps, n, *obs_shape), dtype=torch.float32, device=device)  # [T, N, ...]
+    space = envs.single_observation_space
+    obs_dtype = torch.from_numpy(np.zeros(0, (space["observation"] if masked else space).dtype)).dtype
+    obs_buf = torch.zeros((steps, n, *obs_shape), dtype=obs_dtype, device=device)  # [T, N, ...] (uint8 pixels stay)
     mask_buf = torch.ones((steps, n, num_actions), dtype=torch.bool, device=device)  # [T, N, A]
     actions_buf = torch.zeros((steps, n), dtype=torch.long, device=device)  # [T, N]
     logp_buf = torch.zeros((steps, n), device=device)  # [T, N]
@@ -252,7 +254,7 @@ def train(config: PPOConfig, run: Any) -> dict[str, float]:
 
     raw, _ = envs.reset(seed=int(rng.integers(2**31)))
     obs_np, mask_np = split_obs(raw)
-    next_obs = torch.as_tensor(obs_np, dtype=torch.float32, device=device)
+    next_obs = torch.as_tensor(obs_np, device=device)
     next_mask = None if mask_np is None else torch.as_tensor(mask_np, device=device)
     next_done = torch.zeros(n, device=device)
     state = model.initial_state(n, device)
@@ -322,7 +324,7 @@ def train(config: PPOConfig, run: Any) -> dict[str, float]:
                             cut = truncated & ~terminated
                             if cut.any():
                                 final_obs, _ = final_observations(info, cut)
-                                final_obs_t = torch.as_tensor(final_obs, dtype=torch.float32, device=device)
+                                final_obs_t = torch.as_tensor(final_obs, device=device)
                                 sub = None if state is None else tuple(s[:, torch.as_tensor(cut)] for s in state)
                                 final_value = model.value(final_obs_t, sub).cpu().numpy()
                                 reward[cut] += p.gamma * final_value
@@ -334,7 +336,7 @@ def train(config: PPOConfig, run: Any) -> dict[str, float]:
                             episode_return[done] = 0.0
                             episode_length[done] = 0
                         obs_np, mask_np = split_obs(raw)
-                        next_obs = torch.as_tensor(obs_np, dtype=torch.float32, device=device)
+                        next_obs = torch.as_tensor(obs_np, device=device)
                         next_mask = None if mask_np is None else torch.as_tensor(mask_np, device=device)
                         next_done = torch.as_tensor(done, dtype=torch.float32, device=device)
                     next_value = model.value(next_obs, state, next_done).cpu().numpy()
