@@ -96,6 +96,8 @@ class EvalConfig:
     """Agent specs to play against."""
     simulations: int = param(64, ge=1)
     """Simulations per move of the evaluated agent (no noise, most-visited move)."""
+    opening_plies: int = param(2, ge=0)
+    """Random moves that open each pair of evaluation games (shared by the pair, one game with each colour)."""
     pons: bool = False
     """Connect Four only: also report mistake rates on Pons' benchmark sets (see `arena bench pons`)."""
     pons_positions: int = param(200, ge=1)
@@ -461,11 +463,24 @@ def load_agent(path: str, game: Any, sims: int = 100, device: str = "cpu", **sea
 
 
 def evaluate_against(
-    game: Any, evaluator: Any, opponent: Any, games: int, search: SearchConfig, rng: np.random.Generator
+    game: Any,
+    evaluator: Any,
+    opponent: Any,
+    games: int,
+    search: SearchConfig,
+    rng: np.random.Generator,
+    opening_plies: int = 2,
 ) -> dict[str, float]:
-    """Win/draw/loss rates of search+net against an Agent over `games` games, half with each colour."""
+    """Win/draw/loss rates of search+net against an Agent over `games` games, half with each colour.
+
+    Each pair of games starts from the same `opening_plies` random moves, one game with each colour: two
+    deterministic players would otherwise replay one game over and over and the rates would mean little.
+    """
+    from runners.tournament import random_opening
+
     mcts = BatchedMCTS(evaluator, game.num_actions, search, rng)
-    states = [game.initial_state() for _ in range(games)]
+    openings = [random_opening(game, opening_plies, rng) for _ in range(0, games, 2)]
+    states = [game.state_from_moves(list(openings[g // 2])) for g in range(games)]
     net_side = np.array([g % 2 for g in range(games)])  # net moves first in even games
     mcts.reset(states)
     results = np.zeros(games)
@@ -585,7 +600,9 @@ class Training:
         search = SearchConfig(config.eval.simulations, config.selfplay.c_puct, 1.0, 0.0, config.selfplay.fpu_reduction)
         figures: dict[str, float] = {}
         for spec, opponent in self._opponents.items():
-            result = evaluate_against(self.game, self.evaluator, opponent, config.eval.games, search, self.rng)
+            result = evaluate_against(
+                self.game, self.evaluator, opponent, config.eval.games, search, self.rng, config.eval.opening_plies
+            )
             figures |= {f"eval/{spec}/{k}": v for k, v in result.items()}
         if config.eval.pons and self.game.name == "connect_four":
             figures |= pons_figures(
