@@ -12,6 +12,7 @@ and `az:connect_four` / `az:tictactoe` load the weights shipped under `models/`.
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,15 @@ class EvalConfig:
     """Connect Four only: also report mistake rates on Pons' benchmark sets (see `arena bench pons`)."""
     pons_positions: int = param(200, ge=1)
     """Positions per Pons set in that report."""
+    gate: bool = False
+    """Gate new weights with an SPRT (AlphaGo Zero style): self-play keeps the best weights until a candidate
+    proves stronger. Off by default, as in AlphaZero, which always plays with the newest weights."""
+    gate_every: int = param(500, ge=1)
+    """Learner steps between gating matches."""
+    gate_elo1: float = param(30.0, gt=0)
+    """The SPRT's H1: the candidate is this many Elo stronger (H0: no stronger); 5% error rates."""
+    gate_max_games: int = param(200, ge=2)
+    """Games after which an undecided SPRT keeps the old weights."""
 
 
 @dataclass(frozen=True)
@@ -531,6 +541,7 @@ class Training:
         payload = run.restore() if run is not None else None
         if payload is not None:
             self.net.load_state_dict(payload["net"])
+            acting_state = payload.get("acting_net", payload["net"])
             self.learner.optimizer.load_state_dict(payload["optimizer"])
             self.counters.update(payload["counters"])
             restore_rng(payload["rng"], {"main": self.rng})
@@ -538,6 +549,11 @@ class Training:
                 self.replay.load_state_dict(payload["replay"])
             self.learner.steps = self.counters["steps"]
         self.evaluator = TorchEvaluator(self.net, self.device)
+        # with gating, self-play uses the best weights so far; without, the learner's newest
+        self.acting_net = copy.deepcopy(self.net) if config.eval.gate else self.net
+        if config.eval.gate and payload is not None:
+            self.acting_net.load_state_dict(acting_state)
+        self.acting_evaluator = TorchEvaluator(self.acting_net, self.device) if config.eval.gate else self.evaluator
         self.owed_updates = 0.0
         self.losses: dict[str, float] = {}
         self.last_eval: dict[str, float] = {}
@@ -577,6 +593,8 @@ class Training:
             figures |= {"replay/size": len(self.replay), "time/steps_per_s": 20 / max(now - self._last_log, 1e-9)}
             self.log({**self.losses, **figures}, step)
             self._last_log = now
+        if self.config.eval.gate and step % self.config.eval.gate_every == 0:
+            self.gate(step)
         if step % self.config.eval.every == 0 or self.done:
             self.last_eval = self.evaluate(step)
         if step % self.config.run.checkpoint_every == 0 or self.done:
@@ -612,6 +630,40 @@ class Training:
             self.log(figures, step)
         return figures
 
+    def gate(self, step: int) -> bool:
+        """SPRT of the newest weights against the acting ones; promote them if H1 (stronger) is accepted."""
+        from runners.sprt import run_sprt
+
+        config = self.config
+        if self.run is None:  # a learner rank other than 0: rank 0 gates and shares the acting weights
+            return False
+        search = {"simulations": config.eval.simulations, "c_puct": config.selfplay.c_puct}
+        candidate = AlphaZeroAgent(
+            copy.deepcopy(self.net), self.game, device=str(self.device), name="candidate", **search
+        )
+        best = AlphaZeroAgent(copy.deepcopy(self.acting_net), self.game, device=str(self.device), name="best", **search)
+        result = run_sprt(
+            self.game,
+            candidate,
+            best,
+            elo0=0.0,
+            elo1=config.eval.gate_elo1,
+            max_games=config.eval.gate_max_games,
+            seed=int(self.rng.integers(2**31)),
+        )
+        promoted = result.accepted == "H1"
+        if promoted:
+            self.acting_net.load_state_dict(self.net.state_dict())
+        self.log(
+            {
+                "gate/llr": result.llr,
+                "gate/promoted": float(promoted),
+                "gate/games": result.wins + result.losses + result.draws,
+            },
+            step,
+        )
+        return promoted
+
     def save(self) -> None:
         """Checkpoint everything a resumed run needs (the replay window too, if configured)."""
         from runners.checkpoint import capture_rng
@@ -621,6 +673,7 @@ class Training:
         self.counters["steps"] = self.learner.steps
         state = {
             "net": self.net.state_dict(),
+            "acting_net": self.acting_net.state_dict(),
             "optimizer": self.learner.optimizer.state_dict(),
             "counters": dict(self.counters),
             "rng": capture_rng({"main": self.rng}),
@@ -644,7 +697,7 @@ def train(config: AZConfig, run: Any) -> dict[str, float]:
         torch.set_num_threads(config.run.torch_threads)
     training = Training(config, run)
     before = dict(training.counters)  # the actor counts from zero in this process
-    actor = SelfPlayActor(training.game, training.evaluator, config.selfplay, training.rng)
+    actor = SelfPlayActor(training.game, training.acting_evaluator, config.selfplay, training.rng)
     try:
         with ProgressBar(config.learn.total_steps, f"az {training.game.name}", completed=training.steps) as bar:
             while not training.done:

@@ -128,7 +128,10 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
 
     def publish() -> None:
         nonlocal published
-        weights = {k: v.detach().cpu().numpy() for k, v in training.net.state_dict().items()}
+        if learners > 1 and config.eval.gate:  # learner 0 decides which weights the actors play with
+            acting = learner_comm.bcast(training.acting_net.state_dict() if rank == 0 else None, root=0)
+            training.acting_net.load_state_dict(acting)
+        weights = {k: v.detach().cpu().numpy() for k, v in training.acting_net.state_dict().items()}
         message = {"version": version, "weights": weights}
         sends[:] = [r for r in sends if not r.Test()]
         sends.extend(comm.isend(message, dest=a, tag=TAG_WEIGHTS) for a in actors)

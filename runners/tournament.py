@@ -565,8 +565,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tracking",
         choices=["offline", "online", "disabled"],
-        default="disabled",
-        help="send the ratings table to W&B (default disabled)",
+        default="offline",
+        help="W&B mode for the ratings table and plot (default offline: files under --out, sync later)",
     )
 
 

@@ -140,3 +140,16 @@ def test_the_shipped_tictactoe_model_never_loses_to_the_perfect_solver():
             players = (agent, solver) if az_player == 0 else (solver, agent)
             state, _ = play_game(game, *players, opening, seed=3)
             assert state.returns()[az_player] >= 0, f"lost from opening {opening} as player {az_player}"
+
+
+def test_gating_plays_an_sprt_and_keeps_the_acting_weights_in_the_checkpoint(tmp_path):
+    overrides = ["learn.total_steps=10", "eval.gate=true", "eval.gate_every=5", "eval.gate_max_games=4", *TINY]
+    config = load_config(AZConfig, None, [f"run.runs_dir={tmp_path}", "run.name=g", *overrides])
+    with Run.create(config) as run:
+        train(config, run)
+    gates = [line for line in (tmp_path / "g" / "metrics.jsonl").read_text().splitlines() if "gate/llr" in line]
+    assert len(gates) == 2
+    from runners.checkpoint import load_checkpoint_file
+
+    payload = load_checkpoint_file(tmp_path / "g" / "checkpoints" / "ckpt-000000000010.pt")
+    assert set(payload["acting_net"]) == set(payload["net"])
