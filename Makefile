@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
-EXTRAS ?= mpi,dev
+EXTRAS ?= mpi,dev,atari,box2d
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
 .PHONY: setup run test test-slow test-all lint format bench clean
