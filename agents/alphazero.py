@@ -26,6 +26,7 @@ from agents.mcts import BatchedMCTS, SearchConfig, sample_action, temperature_at
 from agents.nets import PolicyValueNet
 from envs.errors import ArenaError
 from runners.config import RunConfig, TrackingConfig, config_to_dict, param, section
+from runners.run import resolve_device
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 """Shipped weights: `az:<game>` loads `models/<game>.pt`."""
@@ -154,15 +155,6 @@ class AZConfig:
 
 # ---------------------------------------------------------------------------------------------------------------
 # Evaluator
-
-
-def resolve_device(name: str) -> torch.device:
-    """`auto` -> CUDA when present, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ArenaError("run.device=cuda but no CUDA device is visible; use run.device=auto or cpu")
-    return torch.device(name)
 
 
 class TorchEvaluator:

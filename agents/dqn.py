@@ -28,7 +28,6 @@ from agents.rl_envs import (
     evaluate,
     final_observations,
     make_vector_env,
-    pick_device,
     space_shapes,
     split_obs,
 )
@@ -36,6 +35,7 @@ from envs.errors import ArenaError
 from runners.checkpoint import capture_rng, restore_rng
 from runners.config import RunConfig, TrackingConfig, config_to_dict, param, section
 from runners.progress import ProgressBar
+from runners.run import resolve_device
 
 
 @dataclass(frozen=True)
@@ -172,7 +172,7 @@ def train(config: DQNConfig, run: Any) -> dict[str, float]:
     p = config.dqn
     if is_recurrent(config.net.preset):
         raise ArenaError(f"net.preset {config.net.preset!r} is recurrent; DQN here takes feed-forward presets")
-    device = pick_device(config.run.device)
+    device = resolve_device(config.run.device)
     if config.run.torch_threads:
         torch.set_num_threads(config.run.torch_threads)
     seed = config.run.seed

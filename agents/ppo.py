@@ -30,7 +30,6 @@ from agents.rl_envs import (
     evaluate,
     final_observations,
     make_vector_env,
-    pick_device,
     space_shapes,
     split_obs,
 )
@@ -38,6 +37,7 @@ from envs.errors import ArenaError
 from runners.checkpoint import capture_rng, restore_rng
 from runners.config import RunConfig, TrackingConfig, config_to_dict, param, section
 from runners.progress import ProgressBar
+from runners.run import resolve_device
 
 
 @dataclass(frozen=True)
@@ -203,7 +203,7 @@ def gae(
 def train(config: PPOConfig, run: Any) -> dict[str, float]:
     """Train PPO as `config` says, logging to and checkpointing in `run`; returns the final figures."""
     p = config.ppo
-    device = pick_device(config.run.device)
+    device = resolve_device(config.run.device)
     if config.run.torch_threads:
         torch.set_num_threads(config.run.torch_threads)
     seed = config.run.seed

@@ -147,10 +147,3 @@ def evaluate(act: Act, config: EnvConfig, episodes: int, seed: int, device: torc
     finally:
         envs.close()
     return float(np.mean(returns)), float(np.std(returns))
-
-
-def pick_device(name: str) -> torch.device:
-    """`auto` -> cuda when available, else cpu."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from runners.checkpoint import CheckpointManager
@@ -121,6 +122,15 @@ class Run:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def resolve_device(name: str) -> torch.device:
+    """`run.device` as a torch device: `auto` takes CUDA when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("run.device=cuda but no CUDA device is visible; use run.device=auto or cpu")
+    return torch.device(name)
 
 
 def default_run_name(config: Any) -> str:

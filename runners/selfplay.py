@@ -82,7 +82,8 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
     """Drain samples, update, publish weights; on the last step (or a stop) checkpoint and release the actors."""
     import torch
 
-    from agents.alphazero import Samples, Training, resolve_device
+    from agents.alphazero import Samples, Training
+    from runners.run import resolve_device
 
     rank, size = comm.Get_rank(), comm.Get_size()
     learners = config.distributed.learners
