@@ -1,12 +1,13 @@
 """Self-play scaling under MPI: positions/s generated and learner steps/s with 1, 2, ... actor ranks.
 
-    python benchmarks/selfplay_scaling.py [--actors 1 2] [--steps 200] [--config configs/az_connect4.yaml]
+    python benchmarks/selfplay_scaling.py [--actors 0 1 2] [--steps 200] [--config configs/az_connect4.yaml]
 
 Each setting runs `mpirun -n 1+A arena selfplay CONFIG` for `--steps` learner updates (evaluation off) in a
-fresh run dir, then reads the learner's metrics.jsonl: positions (moves played by the actors) and learner
-steps between the learner's first and last log, over the wall time between them. The replay ratio makes
-the learner wait for samples, so learner steps/s rises with actor throughput until the learner is the
-bottleneck. Last line: `selfplay scaling efficiency 2 actors: <positions/s with 2 / (2 x with 1)>`.
+fresh run dir (A = 0: the one-process trainer, without mpirun), then reads the learner's metrics.jsonl:
+positions (moves played by the actors) and learner steps between the learner's first and last log, over
+the wall time between them. The replay ratio makes the learner wait for samples, so learner steps/s rises
+with actor throughput until the learner is the bottleneck. Last line:
+`selfplay scaling efficiency 2 actors: <positions/s with 2 / (2 x with 1)>`.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def main() -> None:
     """Measure each actor count and print the table and the scaling efficiency."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="configs/az_connect4.yaml")
-    parser.add_argument("--actors", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--actors", type=int, nargs="+", default=[0, 1, 2], help="0 = one process, no MPI")
     parser.add_argument("--steps", type=int, default=200, help="learner updates per setting (default 200)")
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. run.device=cuda")
     args = parser.parse_args()
@@ -68,8 +69,9 @@ def main() -> None:
     for actors in args.actors:
         result = measure(args.config, actors, args.steps, args.overrides)
         results[actors] = result
+        label = "1 proc" if actors == 0 else str(actors)
         print(
-            f"{actors:>6}{result['positions_per_s']:>14.1f}{result['steps_per_s']:>17.2f}{result['seconds']:>12.1f}",
+            f"{label:>6}{result['positions_per_s']:>14.1f}{result['steps_per_s']:>17.2f}{result['seconds']:>12.1f}",
             flush=True,
         )
     if 1 in results and 2 in results:
