@@ -23,16 +23,10 @@ import numpy as np
 
 from agents.c4_solver import ConnectFourSolver
 from envs.connect_four import ConnectFour
+from runners.bench import SETS as STAGES  # set file name -> stage name
 
+# easiest first, so a run stopped early has the cheap sets
 SETS = ["Test_L3_R1", "Test_L2_R1", "Test_L1_R1", "Test_L2_R2", "Test_L1_R2", "Test_L1_R3"]
-STAGES = {
-    "Test_L3_R1": "End-Easy",
-    "Test_L2_R1": "Middle-Easy",
-    "Test_L2_R2": "Middle-Medium",
-    "Test_L1_R1": "Begin-Easy",
-    "Test_L1_R2": "Begin-Medium",
-    "Test_L1_R3": "Begin-Hard",
-}
 DATA = Path(__file__).resolve().parent.parent / "envs" / "data" / "connect4_pons.npz"
 ILLEGAL = -2
 
