@@ -73,6 +73,26 @@ class State:
         return f"{type(self).__name__}({moves!r})"
 
 
+class StonesState(State):
+    """A position of a game where stones never move or flip: `cur` (side to move) and `opp` as bitboards.
+
+    The stone count tells whose turn it is, so the state needs no player field.
+    """
+
+    __slots__ = ("cur", "game", "moves", "opp", "winner")
+
+    def __init__(self, game: Game, cur: int, opp: int, moves: tuple[int, ...], winner: int | None):
+        self.game = game
+        self.cur = cur
+        self.opp = opp
+        self.moves = moves
+        self.winner = winner
+
+    def current_player(self) -> int:
+        """Player 0 moves first; the parity of the stone count says who is to move."""
+        return (self.cur | self.opp).bit_count() & 1
+
+
 class Game:
     """The rules and sizes of a two-player board game; `initial_state()` starts a game."""
 

@@ -10,27 +10,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.base import Game, State, bits_to_plane, check_options, plane_to_bits
+from envs.base import Game, StonesState, bits_to_plane, check_options, plane_to_bits
 from envs.errors import ArenaError
 
 LETTERS = "abcdefghijklmnopqrs"
 
 
-class GomokuState(State):
+class GomokuState(StonesState):
     """A Gomoku position: stones of the side to move (`cur`) and of the opponent (`opp`)."""
 
-    __slots__ = ("cur", "game", "moves", "opp", "winner")
-
-    def __init__(self, game: Gomoku, cur: int, opp: int, moves: tuple[int, ...], winner: int | None):
-        self.game = game
-        self.cur = cur
-        self.opp = opp
-        self.moves = moves
-        self.winner = winner
-
-    def current_player(self) -> int:
-        """Player 0 (X, black) moves first."""
-        return (self.cur | self.opp).bit_count() & 1
+    __slots__ = ()
 
     def is_terminal(self) -> bool:
         """Five or more in a row, or a full board."""

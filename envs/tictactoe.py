@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.base import Game, State, bits_to_plane, check_options, plane_to_bits
+from envs.base import Game, StonesState, bits_to_plane, check_options, plane_to_bits
 from envs.errors import ArenaError
 
 FULL = 0x1FF
@@ -22,21 +22,10 @@ def has_line(stones: int) -> bool:
     return any(stones & line == line for line in LINES)
 
 
-class TicTacToeState(State):
+class TicTacToeState(StonesState):
     """A tic-tac-toe position: `cur` = marks of the side to move, `opp` = the other side's."""
 
-    __slots__ = ("cur", "game", "moves", "opp", "winner")
-
-    def __init__(self, game: TicTacToe, cur: int, opp: int, moves: tuple[int, ...], winner: int | None):
-        self.game = game
-        self.cur = cur
-        self.opp = opp
-        self.moves = moves
-        self.winner = winner
-
-    def current_player(self) -> int:
-        """Player 0 (X) moves first."""
-        return (self.cur | self.opp).bit_count() & 1
+    __slots__ = ()
 
     def is_terminal(self) -> bool:
         """Three in a row, or a full board."""
