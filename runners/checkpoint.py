@@ -62,7 +62,8 @@ def load_checkpoint_file(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a bad file: EOF, unpickling, zip errors
-        reason = " ".join(str(error).split())[:200] or type(error).__name__
+        # torch's own message runs on for lines; its first sentence says what broke
+        reason = " ".join(str(error).split()).split(". ")[0][:200] or type(error).__name__
         raise CheckpointError(f"checkpoint {path} is unreadable (truncated or corrupt?): {reason}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an arena checkpoint (no '{FORMAT}' stamp)")

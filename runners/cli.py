@@ -14,6 +14,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from envs.errors import ArenaError
@@ -61,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = command if command in COMMANDS else None
     parser = build_parser(command)
     args = parser.parse_args(argv)
+    # a user's warning (say, a corrupt checkpoint skipped) is one line, not a source listing
+    warnings.formatwarning = lambda message, category, *_, **__: f"arena {args.command}: warning: {message}\n"
     try:
         return int(_module(args.command).main(args) or 0)
     except ArenaError as error:

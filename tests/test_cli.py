@@ -64,3 +64,27 @@ def test_a_real_process_exits_2_without_traceback(tmp_path):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert "[tracking.mode]: str 'cloud' is not one of 'offline', 'online', 'disabled'" in done.stderr
+
+
+def test_resuming_from_only_corrupt_checkpoints_names_them_and_exits_2(tmp_path, capsys):
+    tiny = [
+        "selfplay.parallel_games=8",
+        "selfplay.simulations=4",
+        "learn.batch_size=16",
+        "learn.min_replay=32",
+        "learn.total_steps=4",
+        "eval.every=1000",
+        "run.checkpoint_every=2",
+        "tracking.mode=disabled",
+    ]
+    code, _, _ = run_cli(
+        ["train", "configs/az_tictactoe.yaml", f"run.runs_dir={tmp_path}", "run.name=c", *tiny], capsys
+    )
+    assert code == 0
+    for checkpoint in (tmp_path / "c" / "checkpoints").glob("ckpt-*.pt"):
+        checkpoint.write_bytes(checkpoint.read_bytes()[:300])
+    with pytest.warns(UserWarning, match="trying the previous checkpoint"):
+        code, _, err = run_cli(["train", "--resume", str(tmp_path / "c")], capsys)
+    assert code == 2
+    assert err.startswith(f"arena train: error: no loadable checkpoint in {tmp_path / 'c' / 'checkpoints'}")
+    assert "ckpt-000000000004.pt is unreadable (truncated or corrupt?)" in err
