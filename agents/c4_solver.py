@@ -38,6 +38,13 @@ COLUMN_ORDER = np.array([3, 2, 4, 1, 5, 0, 6], dtype=np.int64)  # centre columns
 TT_SIZE = 8388593  # a prime near 2**23: 8.4M entries, 76 MB (a prime size spreads the keys evenly)
 
 
+def _drop(mask: int, col: int) -> int | None:
+    """The bit of the stone dropped into column `col`, or None when the column is full."""
+    if mask & (1 << (col * 7 + HEIGHT - 1)):
+        return None
+    return (mask + (1 << (col * 7))) & (0x3F << (col * 7))
+
+
 @njit(cache=True)
 def _popcount(x):
     n = 0
@@ -208,10 +215,10 @@ class ConnectFourSolver:
         moves = mask.bit_count()
         out: list[int | None] = []
         for col in range(WIDTH):
-            if mask & (1 << (col * 7 + HEIGHT - 1)):
+            move = _drop(mask, col)
+            if move is None:
                 out.append(None)
                 continue
-            move = (mask + (1 << (col * 7))) & (0x3F << (col * 7))
             mover = cur | move
             if _has_four(mover):
                 score = (CELLS + 1 - moves) // 2
@@ -247,10 +254,10 @@ class ConnectFourSolver:
         """
         out: list[int | None] = []
         for col in range(WIDTH):
-            if mask & (1 << (col * 7 + HEIGHT - 1)):
+            move = _drop(mask, col)
+            if move is None:
                 out.append(None)
                 continue
-            move = (mask + (1 << (col * 7))) & (0x3F << (col * 7))
             mover, child_mask = cur | move, mask | move
             if _has_four(mover):
                 out.append(1)
