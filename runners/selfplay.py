@@ -378,15 +378,14 @@ def _distributed(config: Any, args: argparse.Namespace, overrides: list[str], co
 
     stop = Interrupted()
     rank, size = comm.Get_rank(), comm.Get_size()
-    if config is not None:
-        check_ranks(config, size)
     if args.resume is not None:
         run = Run.resume(args.resume, AZConfig, overrides, comm=comm)
         config = run.config
+        check_ranks(config, size)
     else:
+        check_ranks(config, size)  # before a run dir is made for a job that cannot run
         run = Run.create(config, comm=comm)
     learners = config.distributed.learners
-    check_ranks(config, size)
     is_learner = rank < learners
     learner_comm = comm.Split(0 if is_learner else 1, rank)
     threads = share_cores(comm, config.run.torch_threads)
