@@ -615,9 +615,7 @@ class Training:
             )
             figures |= {f"eval/{spec}/{k}": v for k, v in result.items()}
         if config.eval.pons and self.game.name == "connect_four":
-            figures |= pons_figures(
-                self.net, self.game, self.device, config.eval.pons_positions, config.eval.simulations
-            )
+            figures |= pons_figures(self.evaluator, self.game, config.eval.pons_positions, config.eval.simulations)
         if figures:
             self.log(figures, step)
         return figures
@@ -736,11 +734,8 @@ def pons_mistake_rates(
     return rates
 
 
-def pons_figures(
-    net: PolicyValueNet, game: Any, device: torch.device, positions: int, simulations: int
-) -> dict[str, float]:
+def pons_figures(evaluator: Any, game: Any, positions: int, simulations: int) -> dict[str, float]:
     """Pons mistake rates for the training log, with and without search."""
-    evaluator = TorchEvaluator(net, device)
     figures = {f"eval/pons_policy/{k}": v for k, v in pons_mistake_rates(evaluator, game, positions, 0).items()}
     searched = pons_mistake_rates(evaluator, game, positions, simulations)
     return figures | {f"eval/pons_search/{k}": v for k, v in searched.items()}
