@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from agents.mcts import BatchedMCTS, SearchConfig, sample_action, temperature_at
 from agents.nets import PolicyValueNet
 from envs.errors import ArenaError
-from runners.config import RunConfig, TrackingConfig, config_to_dict, param, section
+from runners.config import DistributedConfig, RunConfig, TrackingConfig, config_to_dict, param, section
 from runners.run import resolve_device
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
@@ -113,20 +113,6 @@ class EvalConfig:
     """The SPRT's H1: the candidate is this many Elo stronger (H0: no stronger); 5% error rates."""
     gate_max_games: int = param(200, ge=2)
     """Games after which an undecided SPRT keeps the old weights."""
-
-
-@dataclass(frozen=True)
-class DistributedConfig:
-    """`mpirun -n N arena selfplay`: how learner and actor ranks share the work (ignored by `arena train`)."""
-
-    learners: int = param(1, ge=1)
-    """Learner ranks (0..L-1); they keep identical weights by averaging gradients. The other ranks are actors."""
-    publish_every: int = param(10, ge=1)
-    """Learner updates between weight publications (each publication is a new weight version)."""
-    max_staleness: int = param(4, ge=0)
-    """Samples made with weights more than this many versions old are dropped; actors ahead of it wait."""
-    actor_device: Literal["cpu", "cuda"] = "cpu"
-    """Where actors run their net (learners use run.device)."""
 
 
 @dataclass(frozen=True)
@@ -677,6 +663,122 @@ class Training:
     def summary(self) -> dict[str, float]:
         """Final figures."""
         return {"steps": self.learner.steps, "games": self.counters["games"], **self.last_eval}
+
+    # -- the learner role of `arena selfplay` (see runners/selfplay.py) ---------------------------------------
+
+    @property
+    def log_step(self) -> int:
+        """Figures are logged at the update count."""
+        return self.learner.steps
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The learner's optimizer."""
+        return self.learner.optimizer
+
+    @property
+    def publish_every(self) -> int:
+        """Updates between weight versions."""
+        return self.config.distributed.publish_every
+
+    @property
+    def max_staleness(self) -> int:
+        """Samples of weights more versions old than this are dropped."""
+        return self.config.distributed.max_staleness
+
+    @property
+    def gated(self) -> bool:
+        """Whether actors play with SPRT-gated weights (learner 0 decides them)."""
+        return self.config.eval.gate
+
+    def start_distributed(self, num_actors: int) -> None:
+        """Under `arena selfplay` (nothing to prepare: samples go straight into the window)."""
+
+    def receive(self, payload: dict[str, Any], stale: bool = False) -> None:
+        """One actor's finished games (counted even when too stale to learn from)."""
+        for key in ("games", "moves", "simulations"):
+            self.counters[key] += payload[key]
+        if not stale:
+            self.add(Samples(payload["obs"], payload["policy"], payload["value"]))
+
+    def acting_state(self) -> dict[str, torch.Tensor]:
+        """The weights actors play with."""
+        return self.acting_net.state_dict()
+
+    def shared_state(self) -> dict[str, Any]:
+        """What learner 0 gives the other learners at the start: weights, optimizer, counters."""
+        return {
+            "net": self.net.state_dict(),
+            "opt": self.learner.optimizer.state_dict(),
+            "steps": self.learner.steps,
+            "counters": self.counters,
+        }
+
+    def load_shared_state(self, shared: dict[str, Any]) -> None:
+        """Take learner 0's `shared_state`."""
+        self.net.load_state_dict(shared["net"])
+        self.learner.optimizer.load_state_dict(shared["opt"])
+        self.learner.steps = shared["steps"]
+        self.counters.update(shared["counters"])
+
+
+def learner_role(config: AZConfig, run: Any, device: torch.device, num_actors: int) -> Training:
+    """The learner of `arena selfplay` for AlphaZero."""
+    return Training(config, run, device)
+
+
+class AZActor:
+    """The actor role of `arena selfplay` for AlphaZero: batched self-play with its own copy of the net."""
+
+    def __init__(self, config: AZConfig, index: int, num_actors: int, share: int, device: torch.device) -> None:
+        from envs import make_game
+
+        game = make_game(config.game)
+        self.net = build_net(config, game, device)
+        rng = np.random.default_rng([config.run.seed, index, time.time_ns()])  # new games after every restart
+        self.actor = SelfPlayActor(game, TorchEvaluator(self.net, device), config.selfplay, rng)
+        learn, distributed = config.learn, config.distributed
+        # the learner consumes this many samples of this actor's per weight version
+        self.per_version = distributed.publish_every * learn.batch_size / learn.replay_ratio / share
+        self.lead = learn.min_replay / share + self.per_version * max(distributed.max_staleness, 1)
+        self._sent = {"games": 0, "moves": 0, "simulations": 0}
+        self._window = (time.perf_counter(), dict(self._sent), 0)
+
+    def _counts(self) -> dict[str, int]:
+        actor = self.actor
+        return {"games": actor.games_played, "moves": actor.moves_played, "simulations": actor.simulations}
+
+    def budget(self, versions: int) -> float:
+        """Samples it may have sent after `versions` new weight versions: the learner's pace plus a lead."""
+        return self.lead + self.per_version * versions
+
+    def load_weights(self, state: dict[str, torch.Tensor]) -> None:
+        """Play with these weights from now on."""
+        self.net.load_state_dict(state)
+
+    def step(self) -> dict[str, Any] | None:
+        """One move of every game; the games that finished as a message (None if none did)."""
+        samples = self.actor.step()
+        start, counts, window_samples = self._window
+        self._window = (start, counts, window_samples + len(samples))
+        if len(samples) == 0:
+            return None
+        now = self._counts()
+        deltas = {k: now[k] - self._sent[k] for k in now}
+        self._sent = now
+        return {"obs": samples.obs, "policy": samples.policy, "value": samples.value, "samples": len(samples), **deltas}
+
+    def rates(self) -> dict[str, float]:
+        """Games, samples, simulations and moves per second since the last call."""
+        start, counts, samples = self._window
+        elapsed = max(time.perf_counter() - start, 1e-9)
+        now = self._counts()
+        self._window = (time.perf_counter(), now, 0)
+        rates = {f"{k}_per_s": (now[k] - counts[k]) / elapsed for k in now}
+        return rates | {"samples_per_s": samples / elapsed}
+
+    def close(self) -> None:
+        """Nothing to release."""
 
 
 def train(config: AZConfig, run: Any) -> dict[str, float]:

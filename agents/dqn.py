@@ -27,13 +27,14 @@ from agents.rl_envs import (
     EnvConfig,
     evaluate,
     final_observations,
+    make_env,
     make_vector_env,
     space_shapes,
     split_obs,
 )
 from envs.errors import ArenaError
 from runners.checkpoint import capture_rng, restore_rng
-from runners.config import RunConfig, TrackingConfig, config_to_dict, param, section
+from runners.config import DistributedConfig, RunConfig, TrackingConfig, config_to_dict, param, section
 from runners.progress import ProgressBar
 from runners.run import resolve_device
 
@@ -120,6 +121,9 @@ class DQNConfig:
     """Evaluation."""
     run: RunConfig = section(RunConfig)
     """Run name, seed, device, checkpoints (`checkpoint_every` counts env steps)."""
+    distributed: DistributedConfig = param(default_factory=lambda: DistributedConfig(publish_every=1, max_staleness=1))
+    """Learner and actor ranks under `mpirun -n N arena selfplay` (ignored by `arena train`); new weights after
+    every learning round by default, and actors at most one round ahead."""
     tracking: TrackingConfig = section(TrackingConfig)
     """W&B and metrics.jsonl."""
 
@@ -164,12 +168,269 @@ def td_loss(
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Loop
+# Acting: the actor side
+
+
+class Explorer:
+    """Epsilon-greedy acting on `env.num_envs` envs: n-step transitions out, episode returns counted."""
+
+    def __init__(self, config: DQNConfig, q_net: QNetwork, device: torch.device, rng: np.random.Generator) -> None:
+        self.q_net, self.device, self.rng = q_net, device, rng
+        self.envs = make_vector_env(config.env)
+        _, self.num_actions, _ = space_shapes(self.envs.single_observation_space, self.envs.single_action_space)
+        self.n = config.env.num_envs
+        self.folder = NStepFolder(self.n, config.dqn.n_step, config.dqn.gamma)
+        raw, _ = self.envs.reset(seed=int(rng.integers(2**31)))
+        self.obs, self.mask = split_obs(raw)
+        self.episode_return = np.zeros(self.n)
+
+    def step(self, epsilon: float) -> tuple[tuple | None, list[float]]:
+        """One step of every env; returns (the n-step transitions it completed or None, returns of ended episodes)."""
+        n, rng, mask = self.n, self.rng, self.mask
+        explore = rng.random(n) < epsilon
+        if explore.all():
+            actions = random_actions(rng, n, self.num_actions, mask)
+        else:
+            with torch.inference_mode():
+                mask_t = None if mask is None else torch.as_tensor(mask, device=self.device)
+                greedy = self.q_net(torch.as_tensor(self.obs, device=self.device), mask_t).argmax(-1).cpu().numpy()
+            actions = np.where(explore, random_actions(rng, n, self.num_actions, mask), greedy)
+        raw, reward, terminated, truncated, info = self.envs.step(actions)
+        next_obs, next_mask = split_obs(raw)
+        ended = terminated | truncated
+        real_next, real_mask = next_obs, next_mask
+        self.episode_return += reward
+        finished: list[float] = []
+        if ended.any():  # SAME_STEP autoreset: the true next observation of an ended episode is in info
+            real_next, real_mask = next_obs.copy(), None if next_mask is None else next_mask.copy()
+            finals, final_masks = final_observations(info, ended)
+            real_next[ended] = finals
+            if real_mask is not None:
+                real_mask[ended] = final_masks
+            finished = self.episode_return[ended].tolist()
+            self.episode_return[ended] = 0.0
+        folded = self.folder.push(self.obs, actions, reward.astype(np.float32), real_next, terminated, ended, real_mask)
+        self.obs, self.mask = next_obs, next_mask
+        return folded, finished
+
+    def close(self) -> None:
+        """Close the envs."""
+        self.envs.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Learning: the learner side
+
+
+class DQNLearner:
+    """DQN's learner: Q and target nets, optimizer, replay, learning rounds, reports, evaluation, checkpoints.
+
+    Transitions come from `train`'s own Explorer or, under `arena selfplay`, from actor ranks (Ape-X: each
+    actor explores with its own epsilon). Either way a round of `gradient_steps` is owed for every
+    `train_freq` env steps received, so the replay ratio is the single-process one.
+    """
+
+    def __init__(
+        self, config: DQNConfig, run: Any, device: torch.device, obs_shape: tuple[int, ...], obs_dtype: np.dtype,
+        num_actions: int, masked: bool,
+    ) -> None:  # fmt: skip
+        p = self.p = config.dqn
+        self.config, self.run, self.device = config, run, device
+        self.obs_shape, self.num_actions = tuple(obs_shape), num_actions
+        self.net = self.q_net = QNetwork(config.net.preset, obs_shape, num_actions, config.net.dueling).to(device)
+        self.target_net = QNetwork(config.net.preset, obs_shape, num_actions, config.net.dueling).to(device)
+        self.target_net.load_state_dict(self.q_net.state_dict())
+        self.target_net.requires_grad_(False)
+        self.optimizer = make_adam(self.q_net.parameters(), p.learning_rate)
+        self.buffer = ReplayBuffer(
+            p.buffer_size, obs_shape, obs_dtype, num_actions if masked else None, p.prioritized, p.priority_alpha
+        )
+        self.rng = np.random.default_rng(config.run.seed)  # replay sampling (and this process's exploration)
+        self.global_step = self.gradient_steps = self.rounds = self.last_train = self.last_target = 0
+        self.recent: deque[float] = deque(maxlen=20)
+        checkpoint = run.restore() if run is not None else None
+        if checkpoint is not None:
+            check_shapes(checkpoint, self.obs_shape, num_actions, str(run.path))
+            self.q_net.load_state_dict(checkpoint["model"])
+            self.target_net.load_state_dict(checkpoint["target"])
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            self.global_step, self.gradient_steps = checkpoint["global_step"], checkpoint["gradient_steps"]
+            self.last_train, self.last_target = checkpoint["last_train"], checkpoint["last_target"]
+            self.rounds = checkpoint.get("rounds", self.gradient_steps // p.gradient_steps)
+            self.recent.extend(checkpoint["recent_returns"])
+            restore_rng(checkpoint["rng"], {"rng": self.rng})
+            if "replay" in checkpoint:
+                load_replay(self.buffer, checkpoint["replay"])
+        self.synced_at = self.gradient_steps  # the target equals the online net as of this many gradient steps
+        every, eval_every = config.run.checkpoint_every, config.eval.every
+        self.next_checkpoint = (self.global_step // every + 1) * every
+        self.next_eval = (self.global_step // eval_every + 1) * eval_every if eval_every else math.inf
+        self.start_time, self.start_step = time.perf_counter(), self.global_step
+        self.loss, self.td_abs = math.nan, math.nan
+        self.decay_steps = p.exploration_fraction * p.total_steps
+        self.last_eval: dict[str, float] = {}
+
+    @property
+    def steps(self) -> int:
+        """Learning rounds so far."""
+        return self.rounds
+
+    @property
+    def done(self) -> bool:
+        """Whether `dqn.total_steps` env steps are in and every learning round they earned is done."""
+        return self.global_step >= self.p.total_steps and not self.update_ready()
+
+    def epsilon(self, floor: float | None = None) -> float:
+        """Exploration at the current env step: 1 before learning starts, then linear decay to `floor`."""
+        p = self.p
+        if self.global_step < p.learning_starts:
+            return 1.0
+        end = p.exploration_final_eps if floor is None else floor
+        return linear(p.exploration_initial_eps, end, self.global_step / self.decay_steps)
+
+    def add(self, transitions: tuple | None, env_steps: int, finished: list[float], epsilon: float) -> None:
+        """Transitions from `env_steps` env steps into the replay, and the returns of episodes that ended."""
+        if transitions is not None:
+            self.buffer.add(*transitions)
+        self.global_step += env_steps
+        if finished:
+            self.recent.extend(finished)
+            self.log(
+                {"train/episode_return": float(np.mean(finished)), "train/return_mean20": float(np.mean(self.recent)),
+                 "train/epsilon": epsilon},
+                self.global_step,
+            )  # fmt: skip
+
+    def update_ready(self) -> bool:
+        """Whether a learning round is owed: `train_freq` env steps since the last one, past `learning_starts`."""
+        p = self.p
+        counted = min(self.global_step, p.total_steps)  # steps that actors ran past the budget earn no rounds
+        return counted >= p.learning_starts and counted - self.last_train >= p.train_freq
+
+    def update(self, average_gradients: Any = None) -> int:
+        """One learning round of `gradient_steps`, then the target sync when due; returns the round count."""
+        p = self.p
+        # the first round starts the count; later ones advance by train_freq, catching up on whatever arrived
+        self.last_train = self.global_step if self.last_train < p.learning_starts else self.last_train + p.train_freq
+        beta = linear(p.priority_beta, 1.0, self.global_step / p.total_steps)
+        self.loss, self.td_abs = learn(
+            self.q_net, self.target_net, self.optimizer, self.buffer, p, beta, self.rng, self.device, average_gradients
+        )
+        self.gradient_steps += p.gradient_steps
+        self.rounds += 1
+        self.sync_target()
+        elapsed = time.perf_counter() - self.start_time
+        self.log(
+            {"train/loss": self.loss, "train/td_abs": self.td_abs, "train/epsilon": self.epsilon(),
+             "charts/sps": (self.global_step - self.start_step) / elapsed, "train/gradient_steps": self.gradient_steps},
+            self.global_step,
+        )  # fmt: skip
+        return self.rounds
+
+    def sync_target(self) -> None:
+        """Copy (or Polyak-average) the online net into the target every `target_update_interval` env steps."""
+        p = self.p
+        if self.global_step - self.last_target >= p.target_update_interval:
+            self.last_target = self.global_step
+            if p.tau < 1.0 or self.synced_at != self.gradient_steps:  # a hard copy of unchanged weights is a no-op
+                soft_update(self.target_net, self.q_net, p.tau)
+                self.synced_at = self.gradient_steps
+
+    def periodic(self) -> None:
+        """Evaluation and checkpoints when their env-step intervals come round."""
+        if self.global_step >= self.next_eval:
+            self.next_eval += self.config.eval.every
+            self.evaluate()
+        if self.global_step >= self.next_checkpoint:
+            self.next_checkpoint += self.config.run.checkpoint_every
+            self.save()
+
+    def log(self, figures: dict[str, Any], step: int) -> None:
+        """Log through the run's Tracker (if this process has a run)."""
+        if self.run is not None:
+            self.run.log(figures, step=step)
+
+    def evaluate(self) -> dict[str, float]:
+        """Greedy evaluation episodes; logged and returned (learner rank 0 only)."""
+        if self.run is None or not self.config.eval.episodes:
+            return {}
+        mean, std = evaluate_q(self.q_net, self.config, self.global_step, self.device)
+        self.last_eval = {"eval/return_mean": mean, "eval/return_std": std}
+        self.log(self.last_eval, self.global_step)
+        return self.last_eval
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs (the replay too, if `dqn.checkpoint_replay`)."""
+        config = self.config
+        state = {
+            "algo": "dqn",
+            "config": config_to_dict(config),
+            "net": {"preset": config.net.preset, "dueling": config.net.dueling, "obs_shape": list(self.obs_shape)},
+            "num_actions": self.num_actions,
+            "model": self.q_net.state_dict(),
+            "target": self.target_net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "global_step": self.global_step,
+            "gradient_steps": self.gradient_steps,
+            "rounds": self.rounds,
+            "last_train": self.last_train,
+            "last_target": self.last_target,
+            "recent_returns": list(self.recent),
+            "rng": capture_rng({"rng": self.rng}),
+        }
+        if self.p.checkpoint_replay:
+            state["replay"] = save_replay(self.buffer)
+        return state
+
+    def save(self) -> None:
+        """Checkpoint (learner rank 0 only)."""
+        if self.run is not None:
+            self.run.save(self.state_dict(), step=self.global_step)
+
+    def summary(self) -> dict[str, float]:
+        """Final figures (with a last evaluation)."""
+        elapsed = time.perf_counter() - self.start_time
+        result = {
+            "global_step": self.global_step,
+            "gradient_steps": self.gradient_steps,
+            "train/return_mean20": float(np.mean(self.recent)) if self.recent else math.nan,
+            "time_s": elapsed,
+            "charts/sps": (self.global_step - self.start_step) / max(elapsed, 1e-9),
+        }
+        return result | self.evaluate()
+
+    # -- the learner role of `arena selfplay` (see runners/selfplay.py) ---------------------------------------
+
+    @property
+    def log_step(self) -> int:
+        """Figures are logged at the env step."""
+        return self.global_step
+
+    max_staleness = None  # off-policy: transitions of any weight version are worth learning from
+    gated = False
+
+    @property
+    def publish_every(self) -> int:
+        """Learning rounds between weight versions."""
+        return self.config.distributed.publish_every
+
+    def start_distributed(self, num_actors: int) -> None:
+        """Under `arena selfplay` (nothing to prepare: transitions go straight into the replay)."""
+
+    def receive(self, payload: dict[str, Any], stale: bool = False) -> None:
+        """One actor's chunk of transitions (off-policy: never stale)."""
+        self.add(payload["transitions"], payload["env_steps"], payload["episode_returns"], payload["epsilon"])
+        if not self.update_ready():
+            self.sync_target()
+            self.periodic()
+
+    def acting_state(self) -> dict[str, torch.Tensor]:
+        """The weights actors act with."""
+        return self.q_net.state_dict()
 
 
 def train(config: DQNConfig, run: Any) -> dict[str, float]:
     """Train DQN as `config` says, logging to and checkpointing in `run`; returns the final figures."""
-    p = config.dqn
     if is_recurrent(config.net.preset):
         raise ArenaError(f"net.preset {config.net.preset!r} is recurrent; DQN here takes feed-forward presets")
     device = resolve_device(config.run.device)
@@ -179,170 +440,137 @@ def train(config: DQNConfig, run: Any) -> dict[str, float]:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)  # exploration, replay sampling, env reset seeds
-
-    envs = make_vector_env(config.env)
-    obs_space = envs.single_observation_space
-    obs_shape, num_actions, masked = space_shapes(obs_space, envs.single_action_space)
-    obs_dtype = (obs_space["observation"] if masked else obs_space).dtype
-    q_net = QNetwork(config.net.preset, obs_shape, num_actions, config.net.dueling).to(device)
-    target_net = QNetwork(config.net.preset, obs_shape, num_actions, config.net.dueling).to(device)
-    target_net.load_state_dict(q_net.state_dict())
-    target_net.requires_grad_(False)
-    optimizer = make_adam(q_net.parameters(), p.learning_rate)
-    buffer = ReplayBuffer(
-        p.buffer_size, obs_shape, obs_dtype, num_actions if masked else None, p.prioritized, p.priority_alpha
-    )
-    folder = NStepFolder(config.env.num_envs, p.n_step, p.gamma)
+    learner = DQNLearner(config, run, device, *env_spec(config))
+    explorer = Explorer(config, learner.q_net, device, learner.rng)  # one rng: exploration, replay, env seeds
     n = config.env.num_envs
-
-    global_step, gradient_steps, last_train, last_target = 0, 0, 0, 0
-    recent: deque[float] = deque(maxlen=20)
-    checkpoint = run.restore()
-    if checkpoint is not None:
-        check_shapes(checkpoint, obs_shape, num_actions, str(run.path))
-        q_net.load_state_dict(checkpoint["model"])
-        target_net.load_state_dict(checkpoint["target"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        global_step, gradient_steps = checkpoint["global_step"], checkpoint["gradient_steps"]
-        last_train, last_target = checkpoint["last_train"], checkpoint["last_target"]
-        recent.extend(checkpoint["recent_returns"])
-        restore_rng(checkpoint["rng"], {"rng": rng})
-        if "replay" in checkpoint:
-            load_replay(buffer, checkpoint["replay"])
-
-    raw, _ = envs.reset(seed=int(rng.integers(2**31)))
-    obs, mask = split_obs(raw)
-    episode_return = np.zeros(n)
-    synced_at = gradient_steps  # the target equals the online net as of this many gradient steps
-    next_checkpoint = (global_step // config.run.checkpoint_every + 1) * config.run.checkpoint_every
-    next_eval = (global_step // config.eval.every + 1) * config.eval.every if config.eval.every else math.inf
-    start_time, start_step = time.perf_counter(), global_step
-    loss_value, td_abs = math.nan, math.nan
-    decay_steps = p.exploration_fraction * p.total_steps
-
-    def state_dict() -> dict[str, Any]:
-        state = {
-            "algo": "dqn",
-            "config": config_to_dict(config),
-            "net": {"preset": config.net.preset, "dueling": config.net.dueling, "obs_shape": list(obs_shape)},
-            "num_actions": num_actions,
-            "model": q_net.state_dict(),
-            "target": target_net.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "global_step": global_step,
-            "gradient_steps": gradient_steps,
-            "last_train": last_train,
-            "last_target": last_target,
-            "recent_returns": list(recent),
-            "rng": capture_rng({"rng": rng}),
-        }
-        if p.checkpoint_replay:
-            state["replay"] = save_replay(buffer)
-        return state
-
     try:
-        with ProgressBar(p.total_steps, f"dqn {config.env.id}", completed=global_step) as bar:
-            while global_step < p.total_steps:
-                # -- act: epsilon-greedy over legal actions ---------------------------------------------------
-                epsilon = linear(p.exploration_initial_eps, p.exploration_final_eps, global_step / decay_steps)
-                if global_step < p.learning_starts:
-                    epsilon = 1.0
-                explore = rng.random(n) < epsilon
-                if explore.all():
-                    actions = random_actions(rng, n, num_actions, mask)
-                else:
-                    with torch.inference_mode():
-                        mask_t = None if mask is None else torch.as_tensor(mask, device=device)
-                        greedy = q_net(torch.as_tensor(obs, device=device), mask_t).argmax(-1).cpu().numpy()
-                    actions = np.where(explore, random_actions(rng, n, num_actions, mask), greedy)
-                raw, reward, terminated, truncated, info = envs.step(actions)
-                global_step += n
-                next_obs, next_mask = split_obs(raw)
-                ended = terminated | truncated
-                real_next, real_mask = next_obs, next_mask
-                if ended.any():  # SAME_STEP autoreset: the true next observation of an ended episode is in info
-                    real_next, real_mask = next_obs.copy(), None if next_mask is None else next_mask.copy()
-                    finals, final_masks = final_observations(info, ended)
-                    real_next[ended] = finals
-                    if real_mask is not None:
-                        real_mask[ended] = final_masks
-                    episode_return += reward
-                    recent.extend(episode_return[ended].tolist())
-                    run.log(
-                        {"train/episode_return": float(np.mean(episode_return[ended])),
-                         "train/return_mean20": float(np.mean(recent)), "train/epsilon": epsilon},
-                        step=global_step,
-                    )  # fmt: skip
-                    episode_return[ended] = 0.0
-                else:
-                    episode_return += reward
-                folded = folder.push(obs, actions, reward.astype(np.float32), real_next, terminated, ended, real_mask)
-                if folded is not None:
-                    buffer.add(*folded)
-                obs, mask = next_obs, next_mask
-
-                # -- learn ------------------------------------------------------------------------------------
-                if global_step >= p.learning_starts and global_step - last_train >= p.train_freq:
-                    last_train = global_step
-                    beta = linear(p.priority_beta, 1.0, global_step / p.total_steps)
-                    loss_value, td_abs = learn(q_net, target_net, optimizer, buffer, p, beta, rng, device)
-                    gradient_steps += p.gradient_steps
-                if global_step - last_target >= p.target_update_interval:
-                    last_target = global_step
-                    if p.tau < 1.0 or synced_at != gradient_steps:  # a hard copy of unchanged weights is a no-op
-                        soft_update(target_net, q_net, p.tau)
-                        synced_at = gradient_steps
-
-                # -- report -----------------------------------------------------------------------------------
-                if last_train == global_step and gradient_steps:
-                    elapsed = time.perf_counter() - start_time
-                    figures = {"train/loss": loss_value, "train/td_abs": td_abs, "train/epsilon": epsilon}
-                    figures |= {
-                        "charts/sps": (global_step - start_step) / elapsed,
-                        "train/gradient_steps": gradient_steps,
-                    }
-                    run.log(figures, step=global_step)
-                    bar.update(
-                        completed=global_step, return_=float(np.mean(recent)) if recent else None, loss=loss_value
-                    )
-                if global_step >= next_eval:
-                    next_eval += config.eval.every
-                    mean, std = evaluate_q(q_net, config, global_step, device)
-                    run.log({"eval/return_mean": mean, "eval/return_std": std}, step=global_step)
-                if global_step >= next_checkpoint:
-                    next_checkpoint += config.run.checkpoint_every
-                    run.save(state_dict(), step=global_step)
+        with ProgressBar(config.dqn.total_steps, f"dqn {config.env.id}", completed=learner.global_step) as bar:
+            while not learner.done:
+                epsilon = learner.epsilon()
+                transitions, finished = explorer.step(epsilon)
+                learner.add(transitions, n, finished, epsilon)
+                trained = False
+                while learner.update_ready():
+                    learner.update()
+                    trained = True
+                learner.sync_target()
+                if trained:
+                    recent = float(np.mean(learner.recent)) if learner.recent else None
+                    bar.update(completed=learner.global_step, return_=recent, loss=learner.loss)
+                learner.periodic()
     except KeyboardInterrupt:
-        run.save(state_dict(), step=global_step)
+        learner.save()
         raise
     finally:
-        envs.close()
-
-    run.save(state_dict(), step=global_step)
-    elapsed = time.perf_counter() - start_time
-    result = {
-        "global_step": global_step,
-        "gradient_steps": gradient_steps,
-        "train/return_mean20": float(np.mean(recent)) if recent else math.nan,
-        "time_s": elapsed,
-        "charts/sps": (global_step - start_step) / max(elapsed, 1e-9),
-    }
-    if config.eval.episodes:
-        mean, std = evaluate_q(q_net, config, global_step, device)
-        result |= {"eval/return_mean": mean, "eval/return_std": std}
-        run.log({"eval/return_mean": mean, "eval/return_std": std}, step=global_step)
+        explorer.close()
+    learner.save()
+    result = learner.summary()
     run.tracker.summary(result)
     return result
 
 
-def learn(q_net, target_net, optimizer, buffer: ReplayBuffer, p: DQNParams, beta: float, rng, device):
-    """One learning round of `p.gradient_steps` steps; returns (last loss, mean |TD error| of the last batch)."""
+def env_spec(config: DQNConfig) -> tuple[tuple[int, ...], np.dtype, int, bool]:
+    """(observation shape, observation dtype, number of actions, whether it gives legal masks) of the env."""
+    env = make_env(config.env)
+    try:
+        space = env.observation_space
+        obs_shape, num_actions, masked = space_shapes(space, env.action_space)
+    finally:
+        env.close()
+    return obs_shape, (space["observation"] if masked else space).dtype, num_actions, masked
+
+
+def learner_role(config: DQNConfig, run: Any, device: torch.device, num_actors: int) -> DQNLearner:
+    """The learner of `arena selfplay` for DQN: a central replay fed by every actor (Ape-X)."""
+    if is_recurrent(config.net.preset):
+        raise ArenaError(f"net.preset {config.net.preset!r} is recurrent; DQN here takes feed-forward presets")
+    return DQNLearner(config, run, device, *env_spec(config))
+
+
+class DQNActor:
+    """The actor role of `arena selfplay` for DQN (Ape-X): its own epsilon, transitions sent in chunks.
+
+    Actor i of N decays epsilon like one process would (counting N times its own steps as the run's), down to
+    Ape-X's spread of floors `0.4 ** (1 + 7 i / (N - 1))`; a single actor ends at `exploration_final_eps`.
+    """
+
+    def __init__(self, config: DQNConfig, index: int, num_actors: int, share: int, device: torch.device) -> None:
+        p = self.p = config.dqn
+        obs_shape, _, num_actions, _ = env_spec(config)
+        self.q_net = QNetwork(config.net.preset, obs_shape, num_actions, config.net.dueling).to(device)
+        rng = np.random.default_rng([config.run.seed, index, time.time_ns()])  # new episodes after a restart
+        self.explorer = Explorer(config, self.q_net, device, rng)
+        self.floor = 0.4 ** (1 + 7 * index / (num_actors - 1)) if num_actors > 1 else p.exploration_final_eps
+        self.num_actors = num_actors
+        self.chunk = max(config.env.num_envs, p.train_freq // share)  # env steps per message
+        # env steps of this actor's the learner consumes per weight version (publish_every rounds)
+        self.per_version = config.distributed.publish_every * p.train_freq / share
+        self.lead = p.learning_starts / share + self.per_version * max(config.distributed.max_staleness, 1)
+        self.own_steps = 0
+        self.decay_steps = p.exploration_fraction * p.total_steps
+        self._window = (time.perf_counter(), 0, 0)
+
+    def epsilon(self) -> float:
+        """This actor's exploration now."""
+        p, run_steps = self.p, self.own_steps * self.num_actors
+        if run_steps < p.learning_starts:
+            return 1.0
+        return linear(p.exploration_initial_eps, self.floor, run_steps / self.decay_steps)
+
+    def budget(self, versions: int) -> float:
+        """Env steps it may have sent after `versions` new weight versions: the learner's pace plus a lead."""
+        return self.lead + self.per_version * versions
+
+    def load_weights(self, state: dict[str, torch.Tensor]) -> None:
+        """Act with these weights from now on."""
+        self.q_net.load_state_dict(state)
+
+    def step(self) -> dict[str, Any]:
+        """Explore for one chunk of env steps; the transitions as a message."""
+        parts: list[tuple] = []
+        finished: list[float] = []
+        steps = 0
+        epsilon = self.epsilon()
+        while steps < self.chunk:
+            epsilon = self.epsilon()
+            transitions, ended = self.explorer.step(epsilon)
+            if transitions is not None:
+                parts.append(tuple(None if a is None else np.array(a) for a in transitions))
+            finished.extend(ended)
+            steps += self.explorer.n
+            self.own_steps += self.explorer.n
+        joined = None
+        if parts:
+            joined = tuple(None if parts[0][i] is None else np.concatenate([q[i] for q in parts]) for i in range(6))
+        start, total, episodes = self._window
+        self._window = (start, total + steps, episodes + len(finished))
+        return {"transitions": joined, "env_steps": steps, "episode_returns": finished, "epsilon": epsilon,
+                "samples": steps}  # fmt: skip
+
+    def rates(self) -> dict[str, float]:
+        """Env steps and episodes per second since the last call."""
+        start, steps, episodes = self._window
+        elapsed = max(time.perf_counter() - start, 1e-9)
+        self._window = (time.perf_counter(), 0, 0)
+        return {"env_steps_per_s": steps / elapsed, "episodes_per_s": episodes / elapsed}
+
+    def close(self) -> None:
+        """Close the envs."""
+        self.explorer.close()
+
+
+def learn(
+    q_net, target_net, optimizer, buffer: ReplayBuffer, p: DQNParams, beta: float, rng, device, average_gradients=None
+):
+    """One learning round of `p.gradient_steps` steps; returns (last loss, mean |TD error| of the last batch).
+
+    `average_gradients(grads)`: called between backward and the optimizer step (several learner ranks).
+    """
     loss = td = torch.zeros(1)
     if buffer.tree is not None:  # priorities change after every step: sample one batch at a time
         for _ in range(p.gradient_steps):
             batch = buffer.sample_prioritized(p.batch_size, beta, rng)
-            loss, td = gradient_step(q_net, target_net, optimizer, to_tensors(batch, device), p)
+            loss, td = gradient_step(q_net, target_net, optimizer, to_tensors(batch, device), p, average_gradients)
             buffer.update_priorities(batch.indices, td.cpu().numpy())
         return float(loss), float(td.abs().mean())
     # uniform: draw the whole round's indices at once, gather in chunks that fit in a few MB
@@ -359,16 +587,19 @@ def learn(q_net, target_net, optimizer, buffer: ReplayBuffer, p: DQNParams, beta
             masks = tensors["next_masks"].flatten(0, 1) if "next_masks" in tensors else None
             tensors["next_q_target"] = target_net(next_obs, masks).unflatten(0, (k, p.batch_size))  # [k, B, A]
         for j in range(k):
-            loss, td = gradient_step(q_net, target_net, optimizer, {key: v[j] for key, v in tensors.items()}, p)
+            batch_j = {key: v[j] for key, v in tensors.items()}
+            loss, td = gradient_step(q_net, target_net, optimizer, batch_j, p, average_gradients)
         done += k
     return float(loss), float(td.abs().mean())
 
 
-def gradient_step(q_net, target_net, optimizer, batch: dict[str, torch.Tensor], p: DQNParams):
+def gradient_step(q_net, target_net, optimizer, batch: dict[str, torch.Tensor], p: DQNParams, average_gradients=None):
     """One Adam step on the TD loss; returns (loss, td errors)."""
     loss, td = td_loss(q_net, target_net, batch, p.double)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if average_gradients is not None:
+        average_gradients([q.grad for q in q_net.parameters()])
     nn.utils.clip_grad_norm_(q_net.parameters(), p.max_grad_norm, foreach=True)
     optimizer.step()
     return loss.detach(), td

@@ -29,13 +29,14 @@ from agents.rl_envs import (
     EnvConfig,
     evaluate,
     final_observations,
+    make_env,
     make_vector_env,
     space_shapes,
     split_obs,
 )
 from envs.errors import ArenaError
 from runners.checkpoint import capture_rng, restore_rng
-from runners.config import RunConfig, TrackingConfig, config_to_dict, param, section
+from runners.config import DistributedConfig, RunConfig, TrackingConfig, config_to_dict, param, section
 from runners.progress import ProgressBar
 from runners.run import resolve_device
 
@@ -119,6 +120,8 @@ class PPOConfig:
     """Evaluation."""
     run: RunConfig = section(RunConfig)
     """Run name, seed, device, checkpoints (`checkpoint_every` counts env steps)."""
+    distributed: DistributedConfig = section(DistributedConfig)
+    """Learner and actor ranks under `mpirun -n N arena selfplay` (ignored by `arena train`)."""
     tracking: TrackingConfig = section(TrackingConfig)
     """W&B and metrics.jsonl."""
 
@@ -197,12 +200,399 @@ def gae(
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Loop
+# Rollouts: the actor side
+
+
+@dataclass
+class Rollout:
+    """`num_steps` transitions from each of N envs with their advantages: the unit PPO learns from."""
+
+    data: dict[str, torch.Tensor]
+    """`[T, N, ...]`: obs, actions, logp, values, advantages, returns, done (obs[t] starts an episode), mask."""
+    initial_state: State
+    """The recurrent state each env's sequence started from (`[layers, N, H]` tensors), or None."""
+    episode_returns: list[float]
+    """Returns of the episodes that ended during the rollout."""
+    episode_lengths: list[int]
+    """Their lengths."""
+
+    @property
+    def env_steps(self) -> int:
+        """Transitions in the rollout (T * N)."""
+        return self.data["actions"].numel()
+
+    def to_numpy(self) -> dict[str, Any]:
+        """Plain arrays, to send over MPI."""
+        state = None if self.initial_state is None else [s.cpu().numpy() for s in self.initial_state]
+        return {
+            "data": {k: v.cpu().numpy() for k, v in self.data.items()},
+            "initial_state": state,
+            "episode_returns": self.episode_returns,
+            "episode_lengths": self.episode_lengths,
+        }
+
+    @classmethod
+    def from_numpy(cls, payload: dict[str, Any], device: torch.device) -> Rollout:
+        """The inverse of `to_numpy`, onto `device`."""
+        state = payload["initial_state"]
+        return cls(
+            {k: torch.from_numpy(v).to(device) for k, v in payload["data"].items()},
+            None if state is None else tuple(torch.from_numpy(s).to(device) for s in state),
+            list(payload["episode_returns"]),
+            list(payload["episode_lengths"]),
+        )
+
+    @classmethod
+    def concatenate(cls, parts: list[Rollout]) -> Rollout:
+        """Rollouts of several actors side by side, as one rollout of all their envs (the env axis is 1)."""
+        if len(parts) == 1:
+            return parts[0]
+        first = parts[0]
+        state = None
+        if first.initial_state is not None:
+            state = tuple(torch.cat([p.initial_state[i] for p in parts], 1) for i in range(len(first.initial_state)))
+        return cls(
+            {k: torch.cat([p.data[k] for p in parts], 1) for k in first.data},
+            state,
+            [r for p in parts for r in p.episode_returns],
+            [n for p in parts for n in p.episode_lengths],
+        )
+
+
+class RolloutCollector:
+    """Steps `env.num_envs` copies of the env with `model`'s sampled actions, `num_steps` each per rollout.
+
+    Rewards of time-limit truncations bootstrap from the value of the last observation; GAE is computed here,
+    since the collector holds the value of the state after the rollout.
+    """
+
+    def __init__(self, config: PPOConfig, model: ActorCritic, device: torch.device, rng: np.random.Generator):
+        self.p, self.model, self.device = config.ppo, model, device
+        self.envs = make_vector_env(config.env)
+        space = self.envs.single_observation_space
+        obs_shape, num_actions, masked = space_shapes(space, self.envs.single_action_space)
+        self.masked, self.recurrent = masked, model.recurrent
+        n, steps = self.n, self.steps = config.env.num_envs, config.ppo.num_steps
+        obs_dtype = torch.from_numpy(np.zeros(0, (space["observation"] if masked else space).dtype)).dtype
+        # preallocated once; a rollout hands out views of them, used before the next rollout overwrites them
+        self.obs = torch.zeros((steps, n, *obs_shape), dtype=obs_dtype, device=device)  # uint8 pixels stay uint8
+        self.mask = torch.ones((steps, n, num_actions), dtype=torch.bool, device=device)
+        self.actions = torch.zeros((steps, n), dtype=torch.long, device=device)
+        self.logp = torch.zeros((steps, n), device=device)
+        self.values = torch.zeros((steps, n), device=device)
+        self.rewards = np.zeros((steps, n), dtype=np.float32)
+        self.dones = np.zeros((steps, n), dtype=np.float32)  # obs[t] starts a new episode
+        raw, _ = self.envs.reset(seed=int(rng.integers(2**31)))
+        obs_np, mask_np = split_obs(raw)
+        self.next_obs = torch.as_tensor(obs_np, device=device)
+        self.next_mask = None if mask_np is None else torch.as_tensor(mask_np, device=device)
+        self.next_done = torch.zeros(n, device=device)
+        self.state = model.initial_state(n, device)
+        self.episode_return = np.zeros(n)
+        self.episode_length = np.zeros(n, dtype=np.int64)
+        self.collect_time = 0.0  # seconds spent acting and stepping envs (raw rollout steps/s)
+
+    @torch.inference_mode()
+    def collect(self) -> Rollout:
+        """One rollout with the model's current weights."""
+        p, model, device = self.p, self.model, self.device
+        start = time.perf_counter()
+        state = self.state
+        initial_state = None if state is None else tuple(s.clone() for s in state)
+        finished: list[float] = []
+        lengths: list[int] = []
+        next_obs, next_mask, next_done = self.next_obs, self.next_mask, self.next_done
+        for t in range(self.steps):
+            self.obs[t] = next_obs
+            self.dones[t] = next_done.cpu().numpy()
+            if next_mask is not None:
+                self.mask[t] = next_mask
+            logits, value, state = model(next_obs, state, next_done, next_mask)  # [N, A], [N]
+            probs = logits.softmax(-1)
+            action = torch.multinomial(probs, 1).squeeze(1)  # [N]
+            self.logp[t] = probs.gather(1, action.unsqueeze(1)).squeeze(1).log()
+            self.actions[t] = action
+            self.values[t] = value
+            raw, reward, terminated, truncated, info = self.envs.step(action.cpu().numpy())
+            done = terminated | truncated
+            self.episode_return += reward
+            self.episode_length += 1
+            reward = reward.astype(np.float32)
+            if truncated.any():  # time limit, not a real end: bootstrap from the last observation
+                cut = truncated & ~terminated
+                if cut.any():
+                    final_obs, _ = final_observations(info, cut)
+                    sub = None if state is None else tuple(s[:, torch.as_tensor(cut)] for s in state)
+                    reward[cut] += p.gamma * model.value(torch.as_tensor(final_obs, device=device), sub).cpu().numpy()
+            self.rewards[t] = reward
+            if done.any():
+                finished.extend(self.episode_return[done].tolist())
+                lengths.extend(self.episode_length[done].tolist())
+                self.episode_return[done] = 0.0
+                self.episode_length[done] = 0
+            obs_np, mask_np = split_obs(raw)
+            next_obs = torch.as_tensor(obs_np, device=device)
+            next_mask = None if mask_np is None else torch.as_tensor(mask_np, device=device)
+            next_done = torch.as_tensor(done, dtype=torch.float32, device=device)
+        next_value = model.value(next_obs, state, next_done).cpu().numpy()
+        self.next_obs, self.next_mask, self.next_done, self.state = next_obs, next_mask, next_done, state
+        advantages = torch.as_tensor(
+            gae(self.rewards, self.values.cpu().numpy(), self.dones, next_value, next_done.cpu().numpy(), p),
+            device=device,
+        )  # [T, N]
+        data = {
+            "obs": self.obs,
+            "actions": self.actions,
+            "logp": self.logp,
+            "values": self.values,
+            "advantages": advantages,
+            "returns": advantages + self.values,
+            "done": torch.as_tensor(self.dones, device=device),
+        }
+        if self.masked:
+            data["mask"] = self.mask
+        self.collect_time += time.perf_counter() - start
+        return Rollout(data, initial_state, finished, lengths)
+
+    def close(self) -> None:
+        """Close the envs (subprocesses of async vectorization)."""
+        self.envs.close()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Learning: the learner side
+
+
+class PPOLearner:
+    """PPO's learner: model, optimizer, schedules, epochs of minibatch updates, reports, evaluation, checkpoints.
+
+    `train` feeds it its own collector's rollouts; under `arena selfplay` it takes every actor's rollout of one
+    weight version side by side (synchronous PPO: the update waits for all of them, then weights go back).
+    """
+
+    def __init__(
+        self, config: PPOConfig, run: Any, device: torch.device, obs_shape: tuple[int, ...], num_actions: int,
+        envs_per_update: int,
+    ) -> None:  # fmt: skip
+        p = self.p = config.ppo
+        self.config, self.run, self.device = config, run, device
+        self.obs_shape, self.num_actions = tuple(obs_shape), num_actions
+        self.recurrent = is_recurrent(config.net.preset)
+        self.net = self.model = ActorCritic(
+            config.net.preset, obs_shape, num_actions, config.net.shared, config.net.head_hidden
+        ).to(device)
+        self.optimizer = make_adam(self.model.parameters(), p.learning_rate, eps=1e-5)
+        self.n = envs_per_update
+        self.batch_size = self.n * p.num_steps
+        self.num_updates = math.ceil(p.total_steps / self.batch_size)
+        if self.recurrent:
+            envs_per_mb = max(1, min(self.n, p.minibatch_size // p.num_steps))  # whole sequences per minibatch
+            if self.n % envs_per_mb:
+                raise ArenaError(
+                    f"recurrent PPO splits the {self.n} envs into minibatches of {envs_per_mb} whole sequences "
+                    f"(ppo.minibatch_size {p.minibatch_size} // ppo.num_steps {p.num_steps}); choose sizes that divide"
+                )
+        self.rng = np.random.default_rng(config.run.seed)  # env reset seeds of the collector in this process
+        self.global_step, self.updates = 0, 0
+        self.recent: deque[float] = deque(maxlen=20)  # returns of the last 20 training episodes
+        self.best_mean20 = -math.inf
+        checkpoint = run.restore() if run is not None else None
+        if checkpoint is not None:
+            check_shapes(checkpoint, self.obs_shape, num_actions, str(run.path))
+            self.model.load_state_dict(checkpoint["model"])
+            self.optimizer.load_state_dict(checkpoint["optimizer"])
+            self.global_step, self.updates = checkpoint["global_step"], checkpoint["update"]
+            self.recent.extend(checkpoint["recent_returns"])
+            self.best_mean20 = checkpoint["best_mean20"]
+            restore_rng(checkpoint["rng"], {"env": self.rng})
+        every = config.run.checkpoint_every
+        self.next_checkpoint = (self.global_step // every + 1) * every
+        eval_every = config.eval.every
+        self.next_eval = (self.global_step // eval_every + 1) * eval_every if eval_every else math.inf
+        self.start_time, self.start_step = time.perf_counter(), self.global_step
+        self.stats: dict[str, torch.Tensor] = {}
+        self.loss = math.nan
+        self.reached_target = False
+        self.last_eval: dict[str, float] = {}
+
+    @property
+    def steps(self) -> int:
+        """Updates so far (one per rollout)."""
+        return self.updates
+
+    @property
+    def done(self) -> bool:
+        """Whether `ppo.total_steps` env steps are done (or `ppo.target_return` is reached)."""
+        return self.updates >= self.num_updates or self.reached_target
+
+    def learn(self, rollout: Rollout, average_gradients: Any = None) -> dict[str, float]:
+        """Epochs of clipped-surrogate updates on one rollout, then report, evaluate, checkpoint when due.
+
+        `average_gradients(grads)`: called between backward and the optimizer step (several learner ranks).
+        """
+        p, model, optimizer = self.p, self.model, self.optimizer
+        if rollout.env_steps != self.batch_size:
+            raise ArenaError(f"PPO learner expected rollouts of {self.batch_size} steps, got {rollout.env_steps}")
+        self.updates += 1
+        self.global_step += rollout.env_steps
+        frac = 1.0 - (self.updates - 1) / self.num_updates  # linear decay, 1 -> ~0
+        lr = p.learning_rate * frac if p.anneal_lr else p.learning_rate
+        clip = p.clip_coef * frac if p.anneal_clip else p.clip_coef
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        model.train()
+        data = dict(rollout.data)
+        values, returns = data["values"], data["returns"]
+        if not self.recurrent:  # feed-forward: the time axis does not matter, flatten once
+            del data["done"]
+            data = {k: v.reshape(self.batch_size, *v.shape[2:]) for k, v in data.items()}
+        whole = not self.recurrent and p.minibatch_size >= self.batch_size
+        if whole and p.norm_adv:  # the one minibatch is the rollout: normalise once, not every epoch
+            adv = data["advantages"]
+            data["advantages"] = (adv - adv.mean()) / (adv.std() + 1e-8)
+        parameters = [q for q in model.parameters() if q.requires_grad]
+        stop = False
+        for epoch in range(p.update_epochs):
+            for idx in minibatches(self.batch_size, self.n, p.num_steps, p.minibatch_size, self.recurrent, self.device):
+                if self.recurrent:
+                    batch = {k: v[:, idx] for k, v in data.items()}
+                    start = tuple(s[:, idx] for s in rollout.initial_state)
+                else:
+                    batch = data if idx is None else {k: v[idx] for k, v in data.items()}
+                    start = None
+                want_stats = bool(p.target_kl) or (epoch == p.update_epochs - 1)
+                loss, step_stats = ppo_loss(model, batch, p, clip, start, whole, want_stats)
+                self.stats = step_stats or self.stats
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if average_gradients is not None:
+                    average_gradients([q.grad for q in parameters])
+                nn.utils.clip_grad_norm_(parameters, p.max_grad_norm, foreach=True)
+                optimizer.step()
+                if p.target_kl and self.stats["approx_kl"] > p.target_kl:
+                    stop = True
+                    break
+            if stop:
+                break
+        self.loss = float(loss.detach())
+
+        # -- report, evaluate, checkpoint -------------------------------------------------------------------
+        finished = rollout.episode_returns
+        self.recent.extend(finished)
+        mean20 = float(np.mean(self.recent)) if self.recent else math.nan
+        if len(self.recent) == self.recent.maxlen:
+            self.best_mean20 = max(self.best_mean20, mean20)
+            if p.target_return and mean20 >= p.target_return:
+                self.reached_target = True
+        elapsed = time.perf_counter() - self.start_time
+        figures = {f"train/{k}": float(v) for k, v in self.stats.items()}
+        figures |= {"train/learning_rate": lr, "train/clip": clip}
+        figures["charts/sps"] = (self.global_step - self.start_step) / elapsed
+        figures["train/explained_variance"] = explained_variance(values.cpu().numpy(), returns.cpu().numpy())
+        if finished:
+            figures |= {"train/episode_return": float(np.mean(finished)), "train/return_mean20": mean20}
+            figures["train/episode_length"] = float(np.mean(rollout.episode_lengths))
+        self.log(figures, self.global_step)
+        if self.global_step >= self.next_eval:
+            self.next_eval += self.config.eval.every
+            self.evaluate()
+        if self.global_step >= self.next_checkpoint:
+            self.next_checkpoint += self.config.run.checkpoint_every
+            self.save()
+        return figures
+
+    def log(self, figures: dict[str, Any], step: int) -> None:
+        """Log through the run's Tracker (if this process has a run)."""
+        if self.run is not None:
+            self.run.log(figures, step=step)
+
+    def evaluate(self) -> dict[str, float]:
+        """Greedy evaluation episodes; logged and returned (learner rank 0 only)."""
+        if self.run is None or not self.config.eval.episodes:
+            return {}
+        mean, std = evaluate_model(self.model, self.config, self.global_step, self.device)
+        self.last_eval = {"eval/return_mean": mean, "eval/return_std": std}
+        self.log(self.last_eval, self.global_step)
+        return self.last_eval
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs."""
+        return {
+            "algo": "ppo",
+            "config": config_to_dict(self.config),
+            "net": {
+                "preset": self.config.net.preset,
+                "shared": self.model.shared,
+                "head_hidden": list(self.config.net.head_hidden),
+                "obs_shape": list(self.obs_shape),
+            },
+            "num_actions": self.num_actions,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "global_step": self.global_step,
+            "update": self.updates,
+            "recent_returns": list(self.recent),
+            "best_mean20": self.best_mean20,
+            "rng": capture_rng({"env": self.rng}),
+        }
+
+    def save(self) -> None:
+        """Checkpoint (learner rank 0 only)."""
+        if self.run is not None:
+            self.run.save(self.state_dict(), step=self.global_step)
+
+    def summary(self) -> dict[str, float]:
+        """Final figures (with a last evaluation)."""
+        elapsed = time.perf_counter() - self.start_time
+        result = {
+            "global_step": self.global_step,
+            "train/return_mean20": float(np.mean(self.recent)) if self.recent else math.nan,
+            "train/best_return_mean20": self.best_mean20,
+            "time_s": elapsed,
+            "charts/sps": (self.global_step - self.start_step) / max(elapsed, 1e-9),
+        }
+        return result | self.evaluate()
+
+    # -- the learner role of `arena selfplay` (see runners/selfplay.py) ---------------------------------------
+
+    @property
+    def log_step(self) -> int:
+        """Figures are logged at the env step."""
+        return self.global_step
+
+    publish_every = 1  # on-policy: every update is a new weight version ...
+    max_staleness = 0  # ... and rollouts of older versions are dropped
+    gated = False
+
+    def start_distributed(self, num_actors: int) -> None:
+        """Under `arena selfplay`: an update waits for one rollout from each of this learner's actors."""
+        self.pending: list[Rollout] = []
+        self.num_actors = num_actors
+
+    def receive(self, payload: dict[str, Any], stale: bool = False) -> None:
+        """One actor's rollout (dropped if made by older weights: PPO is on-policy)."""
+        if not stale:
+            self.pending.append(Rollout.from_numpy(payload["rollout"], self.device))
+
+    def update_ready(self) -> bool:
+        """Whether every actor's rollout of the current weights is in."""
+        return len(self.pending) >= self.num_actors and not self.done
+
+    def update(self, average_gradients: Any = None) -> int:
+        """One update on all actors' rollouts; returns the update count."""
+        rollouts, self.pending = self.pending[: self.num_actors], self.pending[self.num_actors :]
+        self.learn(Rollout.concatenate(rollouts), average_gradients)
+        if self.done:
+            self.save()
+        return self.updates
+
+    def acting_state(self) -> dict[str, torch.Tensor]:
+        """The weights actors act with."""
+        return self.model.state_dict()
 
 
 def train(config: PPOConfig, run: Any) -> dict[str, float]:
     """Train PPO as `config` says, logging to and checkpointing in `run`; returns the final figures."""
-    p = config.ppo
     device = resolve_device(config.run.device)
     if config.run.torch_threads:
         torch.set_num_threads(config.run.torch_threads)
@@ -210,232 +600,83 @@ def train(config: PPOConfig, run: Any) -> dict[str, float]:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)  # env reset seeds
-
-    envs = make_vector_env(config.env)
-    obs_shape, num_actions, masked = space_shapes(envs.single_observation_space, envs.single_action_space)
-    recurrent = is_recurrent(config.net.preset)
-    model = ActorCritic(config.net.preset, obs_shape, num_actions, config.net.shared, config.net.head_hidden).to(device)
-    optimizer = make_adam(model.parameters(), p.learning_rate, eps=1e-5)
-
-    n, steps = config.env.num_envs, p.num_steps
-    batch_size = n * steps
-    num_updates = math.ceil(p.total_steps / batch_size)
-    if recurrent:
-        envs_per_mb = max(1, min(n, p.minibatch_size // steps))  # whole sequences per minibatch
-        if n % envs_per_mb:
-            raise ArenaError(
-                f"recurrent PPO splits the {n} envs into minibatches of {envs_per_mb} whole sequences "
-                f"(ppo.minibatch_size {p.minibatch_size} // ppo.num_steps {steps}); choose sizes that divide"
-            )
-    global_step, update = 0, 0
-    recent: deque[float] = deque(maxlen=20)  # returns of the last 20 training episodes
-    best_mean20 = -math.inf
-    checkpoint = run.restore()
-    if checkpoint is not None:
-        check_shapes(checkpoint, obs_shape, num_actions, str(run.path))
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        global_step, update = checkpoint["global_step"], checkpoint["update"]
-        recent.extend(checkpoint["recent_returns"])
-        best_mean20 = checkpoint["best_mean20"]
-        restore_rng(checkpoint["rng"], {"env": rng})
-
-    # Rollout storage, preallocated once.  T = num_steps, N = num_envs
-    space = envs.single_observation_space
-    obs_dtype = torch.from_numpy(np.zeros(0, (space["observation"] if masked else space).dtype)).dtype
-    obs_buf = torch.zeros((steps, n, *obs_shape), dtype=obs_dtype, device=device)  # [T, N, ...] (uint8 pixels stay)
-    mask_buf = torch.ones((steps, n, num_actions), dtype=torch.bool, device=device)  # [T, N, A]
-    actions_buf = torch.zeros((steps, n), dtype=torch.long, device=device)  # [T, N]
-    logp_buf = torch.zeros((steps, n), device=device)  # [T, N]
-    values_buf = torch.zeros((steps, n), device=device)  # [T, N]
-    rewards = np.zeros((steps, n), dtype=np.float32)  # [T, N]
-    dones = np.zeros((steps, n), dtype=np.float32)  # [T, N]: obs[t] starts a new episode
-
-    raw, _ = envs.reset(seed=int(rng.integers(2**31)))
-    obs_np, mask_np = split_obs(raw)
-    next_obs = torch.as_tensor(obs_np, device=device)
-    next_mask = None if mask_np is None else torch.as_tensor(mask_np, device=device)
-    next_done = torch.zeros(n, device=device)
-    state = model.initial_state(n, device)
-    episode_return = np.zeros(n)
-    episode_length = np.zeros(n, dtype=np.int64)
-    next_checkpoint = (global_step // config.run.checkpoint_every + 1) * config.run.checkpoint_every
-    next_eval = (global_step // config.eval.every + 1) * config.eval.every if config.eval.every else math.inf
-    start_time, start_step = time.perf_counter(), global_step
-    stats: dict[str, torch.Tensor] = {}
-    collect_time = 0.0  # seconds spent stepping envs and acting (for raw rollout steps/s)
-    description = f"ppo {config.env.id}" + (" (recurrent)" if recurrent else "")
-
-    def state_dict() -> dict[str, Any]:
-        return {
-            "algo": "ppo",
-            "config": config_to_dict(config),
-            "net": {
-                "preset": config.net.preset,
-                "shared": model.shared,
-                "head_hidden": list(config.net.head_hidden),
-                "obs_shape": list(obs_shape),
-            },
-            "num_actions": num_actions,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "global_step": global_step,
-            "update": update,
-            "recent_returns": list(recent),
-            "best_mean20": best_mean20,
-            "rng": capture_rng({"env": rng}),
-        }
-
+    obs_shape, num_actions = env_shapes(config)
+    learner = PPOLearner(config, run, device, obs_shape, num_actions, config.env.num_envs)
+    collector = RolloutCollector(config, learner.model, device, learner.rng)
+    description = f"ppo {config.env.id}" + (" (recurrent)" if learner.recurrent else "")
     try:
-        with ProgressBar(num_updates * batch_size, description, completed=global_step) as bar:
-            while update < num_updates:
-                update += 1
-                frac = 1.0 - (update - 1) / num_updates  # linear decay, 1 -> ~0
-                lr = p.learning_rate * frac if p.anneal_lr else p.learning_rate
-                clip = p.clip_coef * frac if p.anneal_clip else p.clip_coef
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                initial_state = None if state is None else tuple(s.clone() for s in state)
-                finished: list[float] = []
-                lengths: list[int] = []
-
-                # -- collect a rollout --------------------------------------------------------------------
-                collect_start = time.perf_counter()
-                with torch.inference_mode():
-                    for t in range(steps):
-                        obs_buf[t] = next_obs
-                        dones[t] = next_done.cpu().numpy()
-                        if next_mask is not None:
-                            mask_buf[t] = next_mask
-                        logits, value, state = model(next_obs, state, next_done, next_mask)  # [N, A], [N]
-                        probs = logits.softmax(-1)
-                        action = torch.multinomial(probs, 1).squeeze(1)  # [N]
-                        logp_buf[t] = probs.gather(1, action.unsqueeze(1)).squeeze(1).log()
-                        actions_buf[t] = action
-                        values_buf[t] = value
-                        raw, reward, terminated, truncated, info = envs.step(action.cpu().numpy())
-                        global_step += n
-                        done = terminated | truncated
-                        episode_return += reward
-                        episode_length += 1
-                        reward = reward.astype(np.float32)
-                        if truncated.any():  # time limit, not a real end: bootstrap from the last observation
-                            cut = truncated & ~terminated
-                            if cut.any():
-                                final_obs, _ = final_observations(info, cut)
-                                final_obs_t = torch.as_tensor(final_obs, device=device)
-                                sub = None if state is None else tuple(s[:, torch.as_tensor(cut)] for s in state)
-                                final_value = model.value(final_obs_t, sub).cpu().numpy()
-                                reward[cut] += p.gamma * final_value
-                        rewards[t] = reward
-                        if done.any():
-                            for i in np.flatnonzero(done):
-                                finished.append(float(episode_return[i]))
-                                lengths.append(int(episode_length[i]))
-                            episode_return[done] = 0.0
-                            episode_length[done] = 0
-                        obs_np, mask_np = split_obs(raw)
-                        next_obs = torch.as_tensor(obs_np, device=device)
-                        next_mask = None if mask_np is None else torch.as_tensor(mask_np, device=device)
-                        next_done = torch.as_tensor(done, dtype=torch.float32, device=device)
-                    next_value = model.value(next_obs, state, next_done).cpu().numpy()
-                collect_time += time.perf_counter() - collect_start
-
-                values_np = values_buf.cpu().numpy()
-                advantages_np = gae(rewards, values_np, dones, next_value, next_done.cpu().numpy(), p)
-                advantages = torch.as_tensor(advantages_np, device=device)  # [T, N]
-                returns = advantages + values_buf
-                dones_t = torch.as_tensor(dones, device=device)
-
-                # -- learn from it ------------------------------------------------------------------------
-                model.train()
-                data = {
-                    "obs": obs_buf,
-                    "actions": actions_buf,
-                    "logp": logp_buf,
-                    "values": values_buf,
-                    "advantages": advantages,
-                    "returns": returns,
-                }
-                if masked:
-                    data["mask"] = mask_buf
-                if recurrent:
-                    data["done"] = dones_t
-                else:  # feed-forward: the time axis does not matter, flatten once
-                    data = {k: v.reshape(batch_size, *v.shape[2:]) for k, v in data.items()}
-                whole = not recurrent and p.minibatch_size >= batch_size
-                if whole and p.norm_adv:  # the one minibatch is the rollout: normalise once, not every epoch
-                    adv = data["advantages"]
-                    data["advantages"] = (adv - adv.mean()) / (adv.std() + 1e-8)
-                stop = False
-                for epoch in range(p.update_epochs):
-                    for idx in minibatches(batch_size, n, steps, p.minibatch_size, recurrent, device):
-                        if recurrent:
-                            batch = {k: v[:, idx] for k, v in data.items()}
-                            start = tuple(s[:, idx] for s in initial_state)
-                        else:
-                            batch = data if idx is None else {k: v[idx] for k, v in data.items()}
-                            start = None
-                        want_stats = bool(p.target_kl) or (epoch == p.update_epochs - 1)
-                        loss, step_stats = ppo_loss(model, batch, p, clip, start, whole, want_stats)
-                        stats = step_stats or stats
-                        optimizer.zero_grad(set_to_none=True)
-                        loss.backward()
-                        nn.utils.clip_grad_norm_(model.parameters(), p.max_grad_norm, foreach=True)
-                        optimizer.step()
-                        if p.target_kl and stats["approx_kl"] > p.target_kl:
-                            stop = True
-                            break
-                    if stop:
-                        break
-
-                # -- report -------------------------------------------------------------------------------
-                recent.extend(finished)
-                mean20 = float(np.mean(recent)) if recent else math.nan
-                if len(recent) == recent.maxlen:
-                    best_mean20 = max(best_mean20, mean20)
-                elapsed = time.perf_counter() - start_time
-                figures = {f"train/{k}": float(v) for k, v in stats.items()}
-                figures |= {"train/learning_rate": lr, "train/clip": clip}
-                figures["charts/sps"] = (global_step - start_step) / elapsed
-                figures["train/explained_variance"] = explained_variance(values_np, returns.cpu().numpy())
-                if finished:
-                    figures |= {"train/episode_return": float(np.mean(finished)), "train/return_mean20": mean20}
-                    figures["train/episode_length"] = float(np.mean(lengths))
-                run.log(figures, step=global_step)
-                bar.update(completed=global_step, return_=mean20, loss=float(loss.detach()))
-                if global_step >= next_eval:
-                    next_eval += config.eval.every
-                    mean, std = evaluate_model(model, config, global_step, device)
-                    run.log({"eval/return_mean": mean, "eval/return_std": std}, step=global_step)
-                if global_step >= next_checkpoint:
-                    next_checkpoint += config.run.checkpoint_every
-                    run.save(state_dict(), step=global_step)
-                if p.target_return and len(recent) == recent.maxlen and mean20 >= p.target_return:
-                    break
+        with ProgressBar(learner.num_updates * learner.batch_size, description, completed=learner.global_step) as bar:
+            while not learner.done:
+                learner.learn(collector.collect())
+                mean20 = float(np.mean(learner.recent)) if learner.recent else math.nan
+                bar.update(completed=learner.global_step, return_=mean20, loss=learner.loss)
     except KeyboardInterrupt:
-        run.save(state_dict(), step=global_step)
+        learner.save()
         raise
     finally:
-        envs.close()
-
-    run.save(state_dict(), step=global_step)
-    elapsed = time.perf_counter() - start_time
-    result = {
-        "global_step": global_step,
-        "train/return_mean20": float(np.mean(recent)) if recent else math.nan,
-        "train/best_return_mean20": best_mean20,
-        "time_s": elapsed,
-        "charts/sps": (global_step - start_step) / max(elapsed, 1e-9),
-        "charts/rollout_sps": (global_step - start_step) / max(collect_time, 1e-9),
-    }
-    if config.eval.episodes:
-        mean, std = evaluate_model(model, config, global_step, device)
-        result |= {"eval/return_mean": mean, "eval/return_std": std}
-        run.log({"eval/return_mean": mean, "eval/return_std": std}, step=global_step)
+        collector.close()
+    learner.save()
+    result = learner.summary()
+    result["charts/rollout_sps"] = (learner.global_step - learner.start_step) / max(collector.collect_time, 1e-9)
     run.tracker.summary(result)
     return result
+
+
+def env_shapes(config: PPOConfig) -> tuple[tuple[int, ...], int]:
+    """(observation shape, number of actions) of the configured env."""
+    env = make_env(config.env)
+    try:
+        obs_shape, num_actions, _ = space_shapes(env.observation_space, env.action_space)
+    finally:
+        env.close()
+    return obs_shape, num_actions
+
+
+def learner_role(config: PPOConfig, run: Any, device: torch.device, num_actors: int) -> PPOLearner:
+    """The learner of `arena selfplay` for PPO: one update on the rollouts of all `num_actors` actors."""
+    learner = PPOLearner(config, run, device, *env_shapes(config), num_actors * config.env.num_envs)
+    learner.start_distributed(num_actors)
+    return learner
+
+
+class PPOActor:
+    """The actor role of `arena selfplay` for PPO: a collector with its own copy of the policy."""
+
+    def __init__(self, config: PPOConfig, index: int, num_actors: int, share: int, device: torch.device) -> None:
+        obs_shape, num_actions = env_shapes(config)
+        self.model = ActorCritic(
+            config.net.preset, obs_shape, num_actions, config.net.shared, config.net.head_hidden
+        ).to(device)
+        rng = np.random.default_rng([config.run.seed, index, time.time_ns()])  # new episodes after a restart
+        torch.manual_seed(int(rng.integers(2**31)))
+        self.collector = RolloutCollector(config, self.model, device, rng)
+        self._window = (time.perf_counter(), 0, 0)
+
+    def budget(self, versions: int) -> float:
+        """One rollout per weight version, then it waits for the update (synchronous PPO)."""
+        return versions + 1
+
+    def load_weights(self, state: dict[str, torch.Tensor]) -> None:
+        """Act with these weights from now on."""
+        self.model.load_state_dict(state)
+
+    def step(self) -> dict[str, Any]:
+        """One rollout as a message."""
+        rollout = self.collector.collect()
+        start, steps, episodes = self._window
+        self._window = (start, steps + rollout.env_steps, episodes + len(rollout.episode_returns))
+        return {"rollout": rollout.to_numpy(), "samples": 1}
+
+    def rates(self) -> dict[str, float]:
+        """Env steps and episodes per second since the last call."""
+        start, steps, episodes = self._window
+        elapsed = max(time.perf_counter() - start, 1e-9)
+        self._window = (time.perf_counter(), 0, 0)
+        return {"env_steps_per_s": steps / elapsed, "episodes_per_s": episodes / elapsed}
+
+    def close(self) -> None:
+        """Close the envs."""
+        self.collector.close()
 
 
 def minibatches(batch_size: int, n: int, steps: int, size: int, recurrent: bool, device: torch.device):

@@ -91,6 +91,21 @@ class RunConfig:
     """How many recent checkpoints stay on disk."""
 
 
+@dataclass(frozen=True)
+class DistributedConfig:
+    """`mpirun -n N arena selfplay CONFIG`: how learner and actor ranks share the work (ignored by `arena train`)."""
+
+    learners: int = param(1, ge=1)
+    """Learner ranks (0..L-1); they keep identical weights by averaging gradients. The other ranks are actors."""
+    publish_every: int = param(10, ge=1)
+    """Learner updates between weight publications (each publication is a new weight version); PPO: always 1."""
+    max_staleness: int = param(4, ge=0)
+    """Actors ahead of the learner by this many versions wait; AlphaZero also drops samples that old (PPO is
+    synchronous: one rollout per version; DQN keeps every transition)."""
+    actor_device: Literal["cpu", "cuda"] = "cpu"
+    """Where actors run their net (learners use run.device)."""
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Field docs, for --help and error messages.
 

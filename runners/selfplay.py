@@ -27,9 +27,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import Any, Protocol
 
 from envs.errors import ArenaError
 from runners.config import ConfigError
@@ -75,6 +73,61 @@ def share_cores(comm: Any, configured: int) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Roles: what an algorithm gives the runner
+
+
+class LearnerRole(Protocol):
+    """An algorithm's learner side (`Training` in alphazero.py, `PPOLearner`, `DQNLearner`)."""
+
+    net: Any  # the trained torch module (gradients averaged and buffers shared across learner ranks)
+    publish_every: int  # updates between weight versions
+    max_staleness: int | None  # messages from weights more versions old are stale (None: never)
+    gated: bool  # actors play with weights learner 0 picks (AlphaZero's SPRT gate), not the newest
+
+    @property
+    def steps(self) -> int: ...  # updates so far
+    @property
+    def log_step(self) -> int: ...  # the step its figures are logged at (updates or env steps)
+    @property
+    def done(self) -> bool: ...
+    def receive(self, payload: dict[str, Any], stale: bool = False) -> None: ...
+    def update_ready(self) -> bool: ...
+    def update(self, average_gradients: Any = None) -> int: ...
+    def acting_state(self) -> dict[str, Any]: ...
+    def save(self) -> None: ...
+    def log(self, figures: dict[str, Any], step: int) -> None: ...
+    def summary(self) -> dict[str, float]: ...
+
+
+class ActorRole(Protocol):
+    """An algorithm's actor side (`AZActor`, `PPOActor`, `DQNActor`)."""
+
+    def budget(self, versions: int) -> float: ...  # samples it may have sent once `versions` new versions came
+
+    def load_weights(self, state: dict[str, Any]) -> None: ...
+    def step(self) -> dict[str, Any] | None: ...  # a message with a "samples" count, or None
+    def rates(self) -> dict[str, float]: ...  # per-second figures since the last call
+    def close(self) -> None: ...
+
+
+def roles(algo: str) -> tuple[Any, Any]:
+    """(learner factory, actor class) of an algorithm: `az`, `ppo` (synchronous) or `dqn` (Ape-X)."""
+    if algo == "az":
+        from agents.alphazero import AZActor, learner_role
+
+        return learner_role, AZActor
+    if algo == "ppo":
+        from agents.ppo import PPOActor, learner_role
+
+        return learner_role, PPOActor
+    if algo == "dqn":
+        from agents.dqn import DQNActor, learner_role
+
+        return learner_role, DQNActor
+    raise ConfigError(f"arena selfplay runs algo az, ppo or dqn; got '{algo}'")
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Learner ranks
 
 
@@ -82,29 +135,15 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
     """Drain samples, update, publish weights; on the last step (or a stop) checkpoint and release the actors."""
     import torch
 
-    from agents.alphazero import Samples, Training
     from runners.run import resolve_device
 
     rank, size = comm.Get_rank(), comm.Get_size()
     learners = config.distributed.learners
     actors = [r for r in range(learners, size) if (r - learners) % learners == rank]
-    training = Training(config, run if rank == 0 else None, resolve_device(config.run.device))
+    make_learner, _ = roles(config.algo)
+    role: LearnerRole = make_learner(config, run if rank == 0 else None, resolve_device(config.run.device), len(actors))
     if learners > 1:  # every learner starts from learner 0's weights and optimizer (fresh or restored)
-        shared = learner_comm.bcast(
-            {
-                "net": training.net.state_dict(),
-                "opt": training.learner.optimizer.state_dict(),
-                "steps": training.learner.steps,
-                "counters": training.counters,
-            }
-            if rank == 0
-            else None,
-            root=0,
-        )
-        training.net.load_state_dict(shared["net"])
-        training.learner.optimizer.load_state_dict(shared["opt"])
-        training.learner.steps = shared["steps"]
-        training.counters.update(shared["counters"])
+        role.load_shared_state(learner_comm.bcast(role.shared_state() if rank == 0 else None, root=0))
 
     def average_gradients(grads: list[torch.Tensor]) -> None:
         flat = torch.cat([g.reshape(-1) for g in grads]).cpu().numpy()
@@ -117,23 +156,23 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
 
     def average_buffers() -> None:
         # BatchNorm statistics come from each learner's own batches; publish their mean
-        for buffer in training.net.buffers():
+        for buffer in role.net.buffers():
             if buffer.dtype.is_floating_point:
                 values = buffer.cpu().numpy()
                 learner_comm.Allreduce(values.copy(), values)
                 buffer.copy_(torch.from_numpy(values / learners))
 
-    version = training.steps // config.distributed.publish_every
+    version = role.steps // role.publish_every
     sends: list[Any] = []
     published = 0
 
     def publish() -> None:
         nonlocal published
-        if learners > 1 and config.eval.gate:  # learner 0 decides which weights the actors play with
-            acting = learner_comm.bcast(training.acting_net.state_dict() if rank == 0 else None, root=0)
-            training.acting_net.load_state_dict(acting)
-        weights = {k: v.detach().cpu().numpy() for k, v in training.acting_net.state_dict().items()}
-        message = {"version": version, "weights": weights}
+        acting = role.acting_state()
+        if learners > 1 and role.gated:  # learner 0 decides which weights the actors play with
+            acting = learner_comm.bcast(acting if rank == 0 else None, root=0)
+        weights = {k: v.detach().cpu().numpy() for k, v in acting.items()}
+        message = {"version": version, "step": role.log_step, "weights": weights}
         sends[:] = [r for r in sends if not r.Test()]
         sends.extend(comm.isend(message, dest=a, tag=TAG_WEIGHTS) for a in actors)
         published += 1
@@ -149,17 +188,14 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
             message = comm.recv(tag=TAG_SAMPLES)
             arrived += 1
             received += 1
-            for key in ("games", "moves", "simulations"):
-                training.counters[key] += message[key]
             actor_rates[message["rank"]] = message["rates"]
-            if version - message["version"] > config.distributed.max_staleness:
-                dropped += 1
-                continue
-            training.add(Samples(message["obs"], message["policy"], message["value"]))
+            stale = role.max_staleness is not None and version - message["version"] > role.max_staleness
+            dropped += stale
+            role.receive(message["payload"], stale)
         while comm.iprobe(tag=TAG_STOP_REQUEST):
             comm.recv(tag=TAG_STOP_REQUEST)
             stop_requested = True
-        ready = training.update_ready()
+        ready = role.update_ready()
         stopping = stop.flag or stop_requested
         if learners > 1:
             from mpi4py import MPI
@@ -167,21 +203,22 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
             ready = learner_comm.allreduce(ready, op=MPI.LAND)
             stopping = learner_comm.allreduce(stopping, op=MPI.LOR)
         if stopping:
-            training.save()
+            role.save()
             break
-        if training.done:
+        if role.done:
             break
         if ready:
-            step = training.update(average_gradients if learners > 1 else None)
-            if step % config.distributed.publish_every == 0:
+            step = role.update(average_gradients if learners > 1 else None)
+            if step % role.publish_every == 0:
                 version += 1
                 if learners > 1:
                     average_buffers()
                 publish()
             if rank == 0 and time.perf_counter() - last_log > 5:
                 last_log = time.perf_counter()
-                totals = {f"actors/{k}": sum(r[k] for r in actor_rates.values()) for k in _RATE_KEYS}
-                training.log(
+                keys = {k for r in actor_rates.values() for k in r}
+                totals = {f"actors/{k}": sum(r.get(k, 0.0) for r in actor_rates.values()) for k in keys}
+                role.log(
                     {
                         **totals,
                         "mpi/weight_version": version,
@@ -209,42 +246,34 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
             time.sleep(0.002)
     for request in sends:
         request.wait()
-    return training.summary()
+    return role.summary()
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Actor ranks
 
-_RATE_KEYS = ("games_per_s", "samples_per_s", "simulations_per_s", "moves_per_s")
-
 
 def actor_loop(config: Any, run: Any, comm: Any, stop: Interrupted) -> None:
-    """Self-play with the newest weights; send finished games; stop when the learner says so."""
+    """Act with the newest weights; send what the actor makes; stop when the learner says so."""
     import torch
-
-    from agents.alphazero import SelfPlayActor, TorchEvaluator, build_net
-    from envs import make_game
 
     rank, size = comm.Get_rank(), comm.Get_size()
     learners = config.distributed.learners
     learner = (rank - learners) % learners
     my_share = len([r for r in range(learners, size) if (r - learners) % learners == learner])
-    game = make_game(config.game)
-    device = torch.device(config.distributed.actor_device)
-    net = build_net(config, game, device)
-    rng = np.random.default_rng([config.run.seed, rank, int(time.time())])  # new games after every restart
-    version = -1
-    learn = config.learn
-    per_version = config.distributed.publish_every * learn.batch_size / learn.replay_ratio / my_share
-    # an actor may run ahead of the learner by this many samples before it waits for new weights
-    ahead_limit = learn.min_replay / my_share + per_version * max(config.distributed.max_staleness, 1)
-    sent_since_weights = 0
+    _, make_actor = roles(config.algo)
+    actor: ActorRole = make_actor(
+        config, rank - learners, size - learners, my_share, torch.device(config.distributed.actor_device)
+    )
+    version = step = -1
+    sent = 0  # samples sent since the first weights
+    first_version = None
     received = 0
     stop_sent = False
 
     def take_messages(block: bool) -> bool:
         """Load the newest weights; True when the learner says stop."""
-        nonlocal version, sent_since_weights, received
+        nonlocal version, step, first_version, received
         while True:
             if comm.iprobe(source=learner, tag=TAG_STOP):
                 farewell = comm.recv(source=learner, tag=TAG_STOP)
@@ -257,58 +286,42 @@ def actor_loop(config: Any, run: Any, comm: Any, stop: Interrupted) -> None:
                 newest = comm.recv(source=learner, tag=TAG_WEIGHTS)
                 received += 1
             if newest is not None:
-                net.load_state_dict({k: torch.from_numpy(v) for k, v in newest["weights"].items()})
-                version, sent_since_weights = newest["version"], 0
-                run.log({"actor/weights_version": version}, step=version * config.distributed.publish_every)
+                actor.load_weights({k: torch.from_numpy(v) for k, v in newest["weights"].items()})
+                version, step = newest["version"], newest["step"]
+                first_version = version if first_version is None else first_version
+                run.log({"actor/weights_version": version}, step=step)
                 return False
             if not block:
                 return False
             time.sleep(0.005)
 
-    if take_messages(block=True):
-        return _say_bye(comm, learner, [])
-    actor = SelfPlayActor(game, TorchEvaluator(net, device), config.selfplay, rng)
     sends: list[Any] = []
-    window_start, window = time.perf_counter(), {"games": 0, "samples": 0, "simulations": 0, "moves": 0}
-    rates = dict.fromkeys(_RATE_KEYS, 0.0)
-    last = {"games": 0, "moves": 0, "simulations": 0}
-    while True:
-        if stop.flag and not stop_sent:
-            comm.send(None, dest=learner, tag=TAG_STOP_REQUEST)
-            stop_sent = True
-        if take_messages(block=sent_since_weights > ahead_limit):
-            break
-        samples = actor.step()
-        window["samples"] += len(samples)
-        elapsed = time.perf_counter() - window_start
-        if elapsed > 5:
-            now_counts = {"games": actor.games_played, "moves": actor.moves_played, "simulations": actor.simulations}
-            rates = {
-                "games_per_s": (now_counts["games"] - window["games"]) / elapsed,
-                "samples_per_s": window["samples"] / elapsed,
-                "simulations_per_s": (now_counts["simulations"] - window["simulations"]) / elapsed,
-                "moves_per_s": (now_counts["moves"] - window["moves"]) / elapsed,
-            }
-            window = {**now_counts, "samples": 0}
-            window_start = time.perf_counter()
-            run.log({f"actor/{k}": v for k, v in rates.items()}, step=version * config.distributed.publish_every)
-        if len(samples) == 0:
-            continue
-        counts = {"games": actor.games_played, "moves": actor.moves_played, "simulations": actor.simulations}
-        message = {
-            "rank": rank,
-            "version": version,
-            "obs": samples.obs,
-            "policy": samples.policy,
-            "value": samples.value,
-            "rates": rates,
-            **{k: counts[k] - last[k] for k in last},
-        }
-        last = counts
-        sends = [r for r in sends if not r.Test()]
-        sends.append(comm.isend(message, dest=learner, tag=TAG_SAMPLES))
-        sent_since_weights += len(samples)
-    _say_bye(comm, learner, sends)
+    try:
+        if take_messages(block=True):
+            return _say_bye(comm, learner, [])
+        rates = actor.rates()
+        window_start = time.perf_counter()
+        while True:
+            if stop.flag and not stop_sent:
+                comm.send(None, dest=learner, tag=TAG_STOP_REQUEST)
+                stop_sent = True
+            # a cumulative budget, so that an actor faster than its learner waits instead of sending stale work
+            if take_messages(block=sent >= actor.budget(version - first_version)):
+                break
+            payload = actor.step()
+            if time.perf_counter() - window_start > 5:
+                window_start = time.perf_counter()
+                rates = actor.rates()
+                run.log({f"actor/{k}": v for k, v in rates.items()}, step=step)
+            if payload is None:
+                continue
+            sends = [r for r in sends if not r.Test()]
+            message = {"rank": rank, "version": version, "rates": rates, "payload": payload}
+            sends.append(comm.isend(message, dest=learner, tag=TAG_SAMPLES))
+            sent += payload["samples"]
+        _say_bye(comm, learner, sends)
+    finally:
+        actor.close()
 
 
 def _say_bye(comm: Any, learner: int, sends: list[Any]) -> None:
@@ -335,22 +348,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """One process: the same as `arena train`; under mpirun: learner and actor ranks."""
-    from agents.alphazero import AZConfig
     from runners.config import load_config
-    from runners.train import algorithm_of, split_positionals
+    from runners.train import algorithm_of, algorithms, split_positionals
 
     path, overrides = split_positionals(args.items)
     algo = algorithm_of(args.resume / "config.yaml" if args.resume else path, overrides, "az")
-    if algo != "az":
-        raise ConfigError(f"arena selfplay runs AlphaZero configs (algo: az), got algo '{algo}'")
+    table = algorithms()
+    if algo not in table:
+        raise ConfigError(f"unknown algo '{algo}'; valid: {', '.join(table)}")
     comm = mpi_world()
     if comm is None or comm.Get_size() == 1:
         from runners.train import main as train_main
 
-        return train_main(argparse.Namespace(items=args.items, algo="az", resume=args.resume, list_keys=False))
+        return train_main(argparse.Namespace(items=args.items, algo=algo, resume=args.resume, list_keys=False))
+    config_type = table[algo][0]
     try:
-        config = None if args.resume else load_config(AZConfig, path, overrides)  # checked before any work
-        return _distributed(config, args, overrides, comm)
+        config = None if args.resume else load_config(config_type, path, overrides)  # checked before any work
+        return _distributed(config_type, config, args, overrides, comm)
     except ArenaError as error:
         print(f"arena selfplay (rank {comm.Get_rank()}): error: {error}", file=sys.stderr, flush=True)
         comm.Abort(2)
@@ -363,8 +377,13 @@ def main(args: argparse.Namespace) -> int:
 
 
 def check_ranks(config: Any, size: int) -> None:
-    """Every learner needs at least one actor of its own."""
+    """Every learner needs at least one actor of its own; several learners are for AlphaZero."""
     learners = config.distributed.learners
+    if learners > 1 and config.algo != "az":
+        raise ConfigError(
+            f"distributed.learners: {learners} is for AlphaZero; {config.algo} runs one learner "
+            "(its schedules count the whole run's env steps) fed by any number of actors"
+        )
     if size < 2 * learners:
         raise ConfigError(
             f"{size} ranks cannot give each of {learners} learner(s) an actor; "
@@ -372,14 +391,13 @@ def check_ranks(config: Any, size: int) -> None:
         )
 
 
-def _distributed(config: Any, args: argparse.Namespace, overrides: list[str], comm: Any) -> int:
-    from agents.alphazero import AZConfig
+def _distributed(config_type: type, config: Any, args: argparse.Namespace, overrides: list[str], comm: Any) -> int:
     from runners.run import Run
 
     stop = Interrupted()
     rank, size = comm.Get_rank(), comm.Get_size()
     if args.resume is not None:
-        run = Run.resume(args.resume, AZConfig, overrides, comm=comm)
+        run = Run.resume(args.resume, config_type, overrides, comm=comm)
         config = run.config
         check_ranks(config, size)
     else:

@@ -150,3 +150,72 @@ def test_too_few_ranks_for_the_learners_is_a_clear_error(tmp_path):
     done = subprocess.run(selfplay(3, *args), cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert "3 ranks cannot give each of 2 learner(s) an actor; run with mpirun -n 4 or more" in done.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The same runner drives PPO (synchronous) and DQN (Ape-X)
+
+PPO_TINY = [
+    "configs/ppo_cartpole.yaml",
+    "env.num_envs=4",
+    "ppo.num_steps=16",
+    "ppo.minibatch_size=64",
+    "ppo.update_epochs=2",
+    "eval.episodes=2",
+    "tracking.mode=disabled",
+]
+
+
+def test_ppo_actors_each_send_one_rollout_per_update_and_take_every_new_version(tmp_path):
+    args = [*PPO_TINY, f"run.runs_dir={tmp_path}", "run.name=p", "ppo.total_steps=1280", "run.checkpoint_every=640"]
+    done = subprocess.run(selfplay(3, *args), cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # two actors x 4 envs x 16 steps = 128 env steps per synchronous update: 10 updates
+    assert "global_step=1280" in done.stdout
+    got = records(tmp_path / "p")
+    learner_steps = [r["step"] for r in got if "train/policy_loss" in r]
+    assert learner_steps == [128 * k for k in range(1, 11)]
+    for actor in (1, 2):
+        versions = [r[f"rank{actor}/actor/weights_version"] for r in got if f"rank{actor}/actor/weights_version" in r]
+        assert versions == list(range(len(versions))) and max(versions) >= 9, versions  # none skipped
+    assert (tmp_path / "p" / "checkpoints" / "ckpt-000000000640.pt").is_file()
+
+
+def test_dqn_actors_feed_one_replay_at_the_single_process_replay_ratio(tmp_path):
+    args = [
+        "configs/dqn_cartpole.yaml",
+        f"run.runs_dir={tmp_path}",
+        "run.name=d",
+        "dqn.total_steps=2000",
+        "dqn.learning_starts=400",
+        "dqn.train_freq=200",
+        "dqn.gradient_steps=4",
+        "eval.episodes=2",
+        "run.checkpoint_every=1000",
+        "tracking.mode=disabled",
+    ]
+    done = subprocess.run(selfplay(3, *args), cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # rounds owed by the first 2000 env steps: one per 200 past 400 (400 is the first) = 9 rounds of 4 steps
+    assert "gradient_steps=36" in done.stdout
+    got = records(tmp_path / "d")
+    assert max(r.get("rank1/actor/weights_version", 0) for r in got) >= 3
+    assert max(r.get("rank2/actor/weights_version", 0) for r in got) >= 3
+    assert (tmp_path / "d" / "checkpoints").is_dir() and list((tmp_path / "d" / "checkpoints").glob("ckpt-*.pt"))
+
+
+def test_several_learners_are_refused_for_ppo(tmp_path):
+    args = [*PPO_TINY, f"run.runs_dir={tmp_path}", "distributed.learners=2"]
+    done = subprocess.run(selfplay(4, *args), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "distributed.learners: 2 is for AlphaZero" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_ppo_through_mpirun_solves_cartpole(tmp_path):
+    args = ["configs/ppo_cartpole.yaml", f"run.runs_dir={tmp_path}", "run.name=s", "ppo.total_steps=60000",
+            "eval.episodes=10", "tracking.mode=disabled"]  # fmt: skip
+    done = subprocess.run(selfplay(3, *args), cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout.split("eval/return_mean=")[1].split()[0]) >= 475
