@@ -29,6 +29,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from envs.errors import ArenaError
 from runners.config import ConfigError
 
@@ -179,6 +181,8 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
 
     publish()
     dropped = received = 0
+    lags: list[int] = []  # weight versions between the one that made each message and the newest
+    most_queued = 0  # the most messages waiting at one drain
     actor_rates: dict[int, dict[str, float]] = {}
     stop_requested = False
     last_log = time.perf_counter()
@@ -189,9 +193,11 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
             arrived += 1
             received += 1
             actor_rates[message["rank"]] = message["rates"]
-            stale = role.max_staleness is not None and version - message["version"] > role.max_staleness
+            lags.append(version - message["version"])
+            stale = role.max_staleness is not None and lags[-1] > role.max_staleness
             dropped += stale
             role.receive(message["payload"], stale)
+        most_queued = max(most_queued, arrived)
         while comm.iprobe(tag=TAG_STOP_REQUEST):
             comm.recv(tag=TAG_STOP_REQUEST)
             stop_requested = True
@@ -225,9 +231,14 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
                         "mpi/samples_dropped_stale": dropped,
                         "mpi/messages_received": received,
                         "mpi/actors": len(actor_rates),
+                        "mpi/weight_lag_mean": float(np.mean(lags)) if lags else 0.0,
+                        "mpi/weight_lag_max": max(lags, default=0),
+                        "mpi/queue_max": most_queued,
                     },
-                    step,
+                    role.log_step,
                 )
+                lags.clear()
+                most_queued = 0
         elif not arrived:
             time.sleep(0.002)
     for a in actors:  # with the count of weight messages, which each actor must receive before it may exit
