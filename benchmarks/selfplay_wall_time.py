@@ -6,14 +6,14 @@
 Each side trains in its own run dir (`runs/race-single`, `runs/race-mpi`) until the budget, then gets SIGTERM
 (it checkpoints and exits). Every kept checkpoint is then scored by the same judge: batched search (as in
 training's evaluation) against `minimax:depth=4` from shared random openings, both colours. The wall time of a
-checkpoint is the time its step was logged, counted from the launch of the command. Last line:
+checkpoint is when its file was written, counted from the launch of the command; the verdict replays the
+newest checkpoint each side had when the shorter side stopped, over `--final-games` games. Last line:
 `wall-time race at <m> min, score vs minimax:depth=4: mpirun -n 2 <s> / one process <s>`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
@@ -48,14 +48,9 @@ def train(name: str, mpi: bool, config: str, minutes: float, runs_dir: Path) -> 
             job.wait(timeout=120)
 
 
-def checkpoint_times(run_dir: Path, start: float) -> dict[int, float]:
-    """step -> minutes after launch at which the learner logged that step."""
-    times: dict[int, float] = {}
-    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-        record = json.loads(line)
-        if "learn/loss" in record:
-            times[record["step"]] = (record["time"] - start) / 60
-    return times
+def checkpoint_minutes(path: Path, start: float) -> float:
+    """Minutes after launch at which a checkpoint was written."""
+    return (path.stat().st_mtime - start) / 60
 
 
 def score(checkpoint: Path, games: int, simulations: int, seed: int) -> float:
@@ -79,7 +74,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="configs/az_connect4.yaml")
     parser.add_argument("--minutes", type=float, default=16.0, help="wall budget of each side")
-    parser.add_argument("--games", type=int, default=40, help="judge games per checkpoint (even)")
+    parser.add_argument("--games", type=int, default=40, help="judge games per checkpoint of the curves (even)")
+    parser.add_argument("--final-games", type=int, default=200, help="judge games for the verdict (even)")
     parser.add_argument("--simulations", type=int, default=100, help="judge search simulations per move")
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs")
     parser.add_argument("--evaluate-only", action="store_true", help="score the runs a previous race left")
@@ -95,29 +91,34 @@ def main() -> None:
             print(f"training {label} for {args.minutes} min ...", flush=True)
             train(name, label != "one process", args.config, args.minutes, args.runs_dir)
     curves: dict[str, list[tuple[float, int, float]]] = {}
+    paths: dict[str, dict[int, Path]] = {}
     for label, name in sides.items():
         run_dir = args.runs_dir / name
         start = float((args.runs_dir / f"{name}.start").read_text())
-        times = checkpoint_times(run_dir, start)
         curve = []
         for path in sorted_checkpoints(run_dir / "checkpoints"):
             step = int(path.stem.split("-")[1])
-            if step in times:
-                curve.append((times[step], step, score(path, args.games, args.simulations, seed=step)))
+            minutes = checkpoint_minutes(path, start)
+            curve.append((minutes, step, score(path, args.games, args.simulations, seed=step)))
         curves[label] = curve
+        paths[label] = {int(p.stem.split("-")[1]): p for p in sorted_checkpoints(run_dir / "checkpoints")}
         print(f"\n{label} ({run_dir}): minutes, learner step, score vs minimax:depth=4 over {args.games} games")
         for minutes, step, value in curve:
             print(f"  {minutes:6.1f} min  step {step:5d}  score {value:.3f}", flush=True)
     horizon = min(max(m for m, _, _ in curve) for curve in curves.values())
 
-    def latest_by(curve: list[tuple[float, int, float]], minutes: float) -> tuple[int, float]:
+    def latest_by(curve: list[tuple[float, int, float]], minutes: float) -> int:
         # the newest checkpoint by then (not the best one: a maximum over noisy scores favours more checkpoints)
-        return max(((step, value) for m, step, value in curve if m <= minutes + 1e-9), default=(0, 0.0))
+        return max(step for m, step, _ in curve if m <= minutes + 1e-9)
 
-    (one_step, one), (mpi_step, mpi) = (latest_by(curves[side], horizon) for side in sides)
-    print(f"\nnewest checkpoint by {horizon:.1f} min: one process step {one_step} scores {one:.3f}, "
-          f"mpirun -n 2 step {mpi_step} scores {mpi:.3f}")  # fmt: skip
-    verdict = f"mpirun -n 2 {mpi:.3f} / one process {one:.3f}"
+    # the verdict: the newest checkpoint of each side by the time the shorter side stopped, on more games
+    final = {}
+    for label in sides:
+        step = latest_by(curves[label], horizon)
+        final[label] = (step, score(paths[label][step], args.final_games, args.simulations, seed=10**6))
+        print(f"{label}: step {step} (newest by {horizon:.1f} min) scores {final[label][1]:.3f} "
+              f"over {args.final_games} games")  # fmt: skip
+    verdict = f"mpirun -n 2 {final['mpirun -n 2'][1]:.3f} / one process {final['one process'][1]:.3f}"
     print(f"wall-time race at {horizon:.0f} min, score vs minimax:depth=4: {verdict}")
 
 
