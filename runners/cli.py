@@ -21,7 +21,7 @@ from envs.errors import ArenaError
 
 COMMANDS: dict[str, str] = {
     "train": "train an agent (PPO, DQN, AlphaZero) from a YAML config, or resume a run",
-    "selfplay": "AlphaZero self-play under mpirun: actor ranks feed learner ranks (one process works too)",
+    "selfplay": "under mpirun, actor ranks feed learner ranks: AlphaZero self-play, PPO, DQN (one process works too)",
     "tournament": "play agents against each other and rate them: Elo with error bars, crosstable, plots",
     "rate": "rate every checkpoint of a board-game run against a fixed field: Elo against training steps",
     "sprt": "play a candidate against a baseline until a sequential probability ratio test decides",

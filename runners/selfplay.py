@@ -1,15 +1,21 @@
-"""`mpirun -n N arena selfplay CONFIG`: actor ranks play batched self-play and feed learner ranks over MPI.
+"""`mpirun -n N arena selfplay CONFIG`: actor ranks act and feed learner ranks over MPI, for any algorithm.
 
 ```
-ranks 0..L-1  learners  drain samples into a replay window, update (averaging gradients when L > 1),
-                        publish weights with a version number every `distributed.publish_every` updates
-ranks L..N-1  actors    run SelfPlayActor with the newest weights, send finished games as numpy arrays
+ranks 0..L-1  learners  drain what actors send, update (averaging gradients when L > 1), publish weights
+                        with a version number every `publish_every` updates
+ranks L..N-1  actors    act with the newest weights and send what they make as numpy arrays
 ```
 
-Flow control: a learner updates only when new samples have earned it (`learn.replay_ratio`), else it waits for
-samples; an actor that has sent more than its share for `distributed.max_staleness` weight versions waits for
-new weights, and the learner drops any sample made by weights older than that. Nothing is shared through files
-but checkpoints, so a hostfile (or Slurm's `srun`) moves the same command onto a cluster.
+An algorithm takes part through two roles (the same classes `arena train` runs in one process):
+AlphaZero (`Training`, `AZActor`: batched self-play games into a replay window at a replay ratio), PPO
+(`PPOLearner`, `PPOActor`: synchronous, one rollout per actor per update) and DQN (`DQNLearner`, `DQNActor`:
+Ape-X, actors with their own epsilon feeding one replay).
+
+Flow control: a learner updates only when what arrived has earned it, else it waits; an actor may send a lead
+plus what its learner consumes per weight version, and past that budget waits for new weights; the learner
+treats messages from weights more than `max_staleness` versions old as stale (AlphaZero drops their samples,
+PPO any rollout of older weights). Nothing is shared through files but checkpoints, so a hostfile (or Slurm's
+`srun`) moves the same command onto a cluster.
 
 Faults: Ctrl-C or SIGTERM on any rank makes learner 0 write a checkpoint and every rank exit cleanly; an
 exception in any rank aborts the whole job at once with that rank's message (no rank is left waiting);
@@ -351,8 +357,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "items",
         nargs="*",
         metavar="CONFIG | key.sub=value",
-        help="an AlphaZero YAML config (default: the embedded few-minute Connect Four run), then overrides "
-        "such as learn.total_steps=5000",
+        help="a YAML config of algo az, ppo or dqn (default: the embedded few-minute Connect Four AlphaZero run), "
+        "then overrides such as learn.total_steps=5000",
     )
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR", help="continue runs/<name>")
 
