@@ -25,6 +25,8 @@ from agents.buffers import Batch, NStepFolder, ReplayBuffer
 from agents.nets import QNetwork, is_recurrent, make_adam
 from agents.rl_envs import (
     EnvConfig,
+    EnvLearner,
+    EnvRates,
     evaluate,
     final_observations,
     make_env,
@@ -222,7 +224,7 @@ class Explorer:
 # Learning: the learner side
 
 
-class DQNLearner:
+class DQNLearner(EnvLearner):
     """DQN's learner: Q and target nets, optimizer, replay, learning rounds, reports, evaluation, checkpoints.
 
     Transitions come from `train`'s own Explorer or, under `arena selfplay`, from actor ranks (Ape-X: each
@@ -262,13 +264,9 @@ class DQNLearner:
             if "replay" in checkpoint:
                 load_replay(self.buffer, checkpoint["replay"])
         self.synced_at = self.gradient_steps  # the target equals the online net as of this many gradient steps
-        every, eval_every = config.run.checkpoint_every, config.eval.every
-        self.next_checkpoint = (self.global_step // every + 1) * every
-        self.next_eval = (self.global_step // eval_every + 1) * eval_every if eval_every else math.inf
-        self.start_time, self.start_step = time.perf_counter(), self.global_step
+        self.start_schedules()
         self.loss, self.td_abs = math.nan, math.nan
         self.decay_steps = p.exploration_fraction * p.total_steps
-        self.last_eval: dict[str, float] = {}
 
     @property
     def steps(self) -> int:
@@ -319,10 +317,9 @@ class DQNLearner:
         self.gradient_steps += p.gradient_steps
         self.rounds += 1
         self.sync_target()
-        elapsed = time.perf_counter() - self.start_time
         self.log(
             {"train/loss": self.loss, "train/td_abs": self.td_abs, "train/epsilon": self.epsilon(),
-             "charts/sps": (self.global_step - self.start_step) / elapsed, "train/gradient_steps": self.gradient_steps},
+             "charts/sps": self.steps_per_second(), "train/gradient_steps": self.gradient_steps},
             self.global_step,
         )  # fmt: skip
         return self.rounds
@@ -336,28 +333,9 @@ class DQNLearner:
                 soft_update(self.target_net, self.q_net, p.tau)
                 self.synced_at = self.gradient_steps
 
-    def periodic(self) -> None:
-        """Evaluation and checkpoints when their env-step intervals come round."""
-        if self.global_step >= self.next_eval:
-            self.next_eval += self.config.eval.every
-            self.evaluate()
-        if self.global_step >= self.next_checkpoint:
-            self.next_checkpoint += self.config.run.checkpoint_every
-            self.save()
-
-    def log(self, figures: dict[str, Any], step: int) -> None:
-        """Log through the run's Tracker (if this process has a run)."""
-        if self.run is not None:
-            self.run.log(figures, step=step)
-
-    def evaluate(self) -> dict[str, float]:
-        """Greedy evaluation episodes; logged and returned (learner rank 0 only)."""
-        if self.run is None or not self.config.eval.episodes:
-            return {}
-        mean, std = evaluate_q(self.q_net, self.config, self.global_step, self.device)
-        self.last_eval = {"eval/return_mean": mean, "eval/return_std": std}
-        self.log(self.last_eval, self.global_step)
-        return self.last_eval
+    def greedy_returns(self) -> tuple[float, float]:
+        """Mean and std return of greedy (epsilon 0) episodes."""
+        return evaluate_q(self.q_net, self.config, self.global_step, self.device)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a resumed run needs (the replay too, if `dqn.checkpoint_replay`)."""
@@ -382,32 +360,13 @@ class DQNLearner:
             state["replay"] = save_replay(self.buffer)
         return state
 
-    def save(self) -> None:
-        """Checkpoint (learner rank 0 only)."""
-        if self.run is not None:
-            self.run.save(self.state_dict(), step=self.global_step)
-
     def summary(self) -> dict[str, float]:
         """Final figures (with a last evaluation)."""
-        elapsed = time.perf_counter() - self.start_time
-        result = {
-            "global_step": self.global_step,
-            "gradient_steps": self.gradient_steps,
-            "train/return_mean20": float(np.mean(self.recent)) if self.recent else math.nan,
-            "time_s": elapsed,
-            "charts/sps": (self.global_step - self.start_step) / max(elapsed, 1e-9),
-        }
-        return result | self.evaluate()
+        return {**super().summary(), "gradient_steps": self.gradient_steps}
 
     # -- the learner role of `arena selfplay` (see runners/selfplay.py) ---------------------------------------
 
-    @property
-    def log_step(self) -> int:
-        """Figures are logged at the env step."""
-        return self.global_step
-
     max_staleness = None  # off-policy: transitions of any weight version are worth learning from
-    gated = False
 
     @property
     def publish_every(self) -> int:
@@ -508,7 +467,7 @@ class DQNActor:
         self.lead = p.learning_starts / share + self.per_version * max(config.distributed.max_staleness, 1)
         self.own_steps = 0
         self.decay_steps = p.exploration_fraction * p.total_steps
-        self._window = (time.perf_counter(), 0, 0)
+        self._rates = EnvRates()
 
     def epsilon(self) -> float:
         """This actor's exploration now."""
@@ -542,17 +501,13 @@ class DQNActor:
         joined = None
         if parts:
             joined = tuple(None if parts[0][i] is None else np.concatenate([q[i] for q in parts]) for i in range(6))
-        start, total, episodes = self._window
-        self._window = (start, total + steps, episodes + len(finished))
+        self._rates.add(steps, len(finished))
         return {"transitions": joined, "env_steps": steps, "episode_returns": finished, "epsilon": epsilon,
                 "samples": steps}  # fmt: skip
 
     def rates(self) -> dict[str, float]:
         """Env steps and episodes per second since the last call."""
-        start, steps, episodes = self._window
-        elapsed = max(time.perf_counter() - start, 1e-9)
-        self._window = (time.perf_counter(), 0, 0)
-        return {"env_steps_per_s": steps / elapsed, "episodes_per_s": episodes / elapsed}
+        return self._rates.take()
 
     def close(self) -> None:
         """Close the envs."""

@@ -27,6 +27,8 @@ from agents.base import Agent
 from agents.nets import ActorCritic, State, is_recurrent, make_adam
 from agents.rl_envs import (
     EnvConfig,
+    EnvLearner,
+    EnvRates,
     evaluate,
     final_observations,
     make_env,
@@ -363,7 +365,7 @@ class RolloutCollector:
 # Learning: the learner side
 
 
-class PPOLearner:
+class PPOLearner(EnvLearner):
     """PPO's learner: model, optimizer, schedules, epochs of minibatch updates, reports, evaluation, checkpoints.
 
     `train` feeds it its own collector's rollouts; under `arena selfplay` it takes every actor's rollout of one
@@ -405,15 +407,10 @@ class PPOLearner:
             self.recent.extend(checkpoint["recent_returns"])
             self.best_mean20 = checkpoint["best_mean20"]
             restore_rng(checkpoint["rng"], {"env": self.rng})
-        every = config.run.checkpoint_every
-        self.next_checkpoint = (self.global_step // every + 1) * every
-        eval_every = config.eval.every
-        self.next_eval = (self.global_step // eval_every + 1) * eval_every if eval_every else math.inf
-        self.start_time, self.start_step = time.perf_counter(), self.global_step
+        self.start_schedules()
         self.stats: dict[str, torch.Tensor] = {}
         self.loss = math.nan
         self.reached_target = False
-        self.last_eval: dict[str, float] = {}
 
     @property
     def steps(self) -> int:
@@ -484,36 +481,19 @@ class PPOLearner:
             self.best_mean20 = max(self.best_mean20, mean20)
             if p.target_return and mean20 >= p.target_return:
                 self.reached_target = True
-        elapsed = time.perf_counter() - self.start_time
         figures = {f"train/{k}": float(v) for k, v in self.stats.items()}
-        figures |= {"train/learning_rate": lr, "train/clip": clip}
-        figures["charts/sps"] = (self.global_step - self.start_step) / elapsed
+        figures |= {"train/learning_rate": lr, "train/clip": clip, "charts/sps": self.steps_per_second()}
         figures["train/explained_variance"] = explained_variance(values.cpu().numpy(), returns.cpu().numpy())
         if finished:
             figures |= {"train/episode_return": float(np.mean(finished)), "train/return_mean20": mean20}
             figures["train/episode_length"] = float(np.mean(rollout.episode_lengths))
         self.log(figures, self.global_step)
-        if self.global_step >= self.next_eval:
-            self.next_eval += self.config.eval.every
-            self.evaluate()
-        if self.global_step >= self.next_checkpoint:
-            self.next_checkpoint += self.config.run.checkpoint_every
-            self.save()
+        self.periodic()
         return figures
 
-    def log(self, figures: dict[str, Any], step: int) -> None:
-        """Log through the run's Tracker (if this process has a run)."""
-        if self.run is not None:
-            self.run.log(figures, step=step)
-
-    def evaluate(self) -> dict[str, float]:
-        """Greedy evaluation episodes; logged and returned (learner rank 0 only)."""
-        if self.run is None or not self.config.eval.episodes:
-            return {}
-        mean, std = evaluate_model(self.model, self.config, self.global_step, self.device)
-        self.last_eval = {"eval/return_mean": mean, "eval/return_std": std}
-        self.log(self.last_eval, self.global_step)
-        return self.last_eval
+    def greedy_returns(self) -> tuple[float, float]:
+        """Mean and std return of greedy episodes."""
+        return evaluate_model(self.model, self.config, self.global_step, self.device)
 
     def state_dict(self) -> dict[str, Any]:
         """Everything a resumed run needs."""
@@ -536,33 +516,14 @@ class PPOLearner:
             "rng": capture_rng({"env": self.rng}),
         }
 
-    def save(self) -> None:
-        """Checkpoint (learner rank 0 only)."""
-        if self.run is not None:
-            self.run.save(self.state_dict(), step=self.global_step)
-
     def summary(self) -> dict[str, float]:
         """Final figures (with a last evaluation)."""
-        elapsed = time.perf_counter() - self.start_time
-        result = {
-            "global_step": self.global_step,
-            "train/return_mean20": float(np.mean(self.recent)) if self.recent else math.nan,
-            "train/best_return_mean20": self.best_mean20,
-            "time_s": elapsed,
-            "charts/sps": (self.global_step - self.start_step) / max(elapsed, 1e-9),
-        }
-        return result | self.evaluate()
+        return super().summary() | {"train/best_return_mean20": self.best_mean20}
 
     # -- the learner role of `arena selfplay` (see runners/selfplay.py) ---------------------------------------
 
-    @property
-    def log_step(self) -> int:
-        """Figures are logged at the env step."""
-        return self.global_step
-
     publish_every = 1  # on-policy: every update is a new weight version ...
     max_staleness = 0  # ... and rollouts of older versions are dropped
-    gated = False
 
     def start_distributed(self, num_actors: int) -> None:
         """Under `arena selfplay`: an update waits for one rollout from each of this learner's actors."""
@@ -650,7 +611,7 @@ class PPOActor:
         rng = np.random.default_rng([config.run.seed, index, time.time_ns()])  # new episodes after a restart
         torch.manual_seed(int(rng.integers(2**31)))
         self.collector = RolloutCollector(config, self.model, device, rng)
-        self._window = (time.perf_counter(), 0, 0)
+        self._rates = EnvRates()
 
     def budget(self, versions: int) -> float:
         """One rollout per weight version, then it waits for the update (synchronous PPO)."""
@@ -663,16 +624,12 @@ class PPOActor:
     def step(self) -> dict[str, Any]:
         """One rollout as a message."""
         rollout = self.collector.collect()
-        start, steps, episodes = self._window
-        self._window = (start, steps + rollout.env_steps, episodes + len(rollout.episode_returns))
+        self._rates.add(rollout.env_steps, len(rollout.episode_returns))
         return {"rollout": rollout.to_numpy(), "samples": 1}
 
     def rates(self) -> dict[str, float]:
         """Env steps and episodes per second since the last call."""
-        start, steps, episodes = self._window
-        elapsed = max(time.perf_counter() - start, 1e-9)
-        self._window = (time.perf_counter(), 0, 0)
-        return {"env_steps_per_s": steps / elapsed, "episodes_per_s": episodes / elapsed}
+        return self._rates.take()
 
     def close(self) -> None:
         """Close the envs."""

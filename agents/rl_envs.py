@@ -1,4 +1,5 @@
-"""Environments for the model-free learners (PPO, DQN): one config section, one vector-env factory, one evaluator.
+"""Environments for the model-free learners (PPO, DQN): one config section, one vector-env factory, one evaluator,
+and `EnvLearner`, the bookkeeping their learners share (env-step schedules, logging, evaluation, checkpoints).
 
 Vector envs run in Gymnasium's SAME_STEP autoreset mode: the step that ends an episode already returns the
 first observation of the next one, and the last observation of the old one sits in `info["final_obs"]` (for
@@ -8,6 +9,9 @@ and `action_mask`; `split_obs` turns any observation into `(obs, mask or None)`.
 
 from __future__ import annotations
 
+import math
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -147,3 +151,100 @@ def evaluate(act: Act, config: EnvConfig, episodes: int, seed: int, device: torc
     finally:
         envs.close()
     return float(np.mean(returns)), float(np.std(returns))
+
+
+class EnvLearner:
+    """What PPO's and DQN's learners share: env-step schedules, logging, greedy evaluation and checkpoints.
+
+    Only the process that holds the run (learner rank 0, or `arena train`) logs, evaluates and checkpoints.
+    A subclass sets `config`, `run`, `device`, `global_step` and `recent`, calls `start_schedules` once restored,
+    and provides `state_dict()` and `greedy_returns()`.
+    """
+
+    gated = False  # (selfplay role) actors always act with the newest weights
+    config: Any
+    run: Any
+    global_step: int
+    recent: deque
+
+    def start_schedules(self) -> None:
+        """Next evaluation and checkpoint from the (possibly restored) env step; the clock for steps/s."""
+        every, eval_every = self.config.run.checkpoint_every, self.config.eval.every
+        self.next_checkpoint = (self.global_step // every + 1) * every
+        self.next_eval = (self.global_step // eval_every + 1) * eval_every if eval_every else math.inf
+        self.start_time, self.start_step = time.perf_counter(), self.global_step
+        self.last_eval: dict[str, float] = {}
+
+    @property
+    def log_step(self) -> int:
+        """Figures are logged at the env step."""
+        return self.global_step
+
+    def steps_per_second(self) -> float:
+        """Env steps per wall second since this process started training."""
+        return (self.global_step - self.start_step) / max(time.perf_counter() - self.start_time, 1e-9)
+
+    def log(self, figures: dict[str, Any], step: int) -> None:
+        """Log through the run's Tracker (if this process has a run)."""
+        if self.run is not None:
+            self.run.log(figures, step=step)
+
+    def greedy_returns(self) -> tuple[float, float]:
+        """Mean and std return of `eval.episodes` greedy episodes."""
+        raise NotImplementedError
+
+    def evaluate(self) -> dict[str, float]:
+        """Greedy evaluation episodes; logged and returned."""
+        if self.run is None or not self.config.eval.episodes:
+            return {}
+        mean, std = self.greedy_returns()
+        self.last_eval = {"eval/return_mean": mean, "eval/return_std": std}
+        self.log(self.last_eval, self.global_step)
+        return self.last_eval
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resumed run needs."""
+        raise NotImplementedError
+
+    def save(self) -> None:
+        """Write a checkpoint."""
+        if self.run is not None:
+            self.run.save(self.state_dict(), step=self.global_step)
+
+    def periodic(self) -> None:
+        """Evaluation and checkpoints when their env-step intervals come round."""
+        if self.global_step >= self.next_eval:
+            self.next_eval += self.config.eval.every
+            self.evaluate()
+        if self.global_step >= self.next_checkpoint:
+            self.next_checkpoint += self.config.run.checkpoint_every
+            self.save()
+
+    def summary(self) -> dict[str, float]:
+        """Final figures, with a last evaluation."""
+        result = {
+            "global_step": self.global_step,
+            "train/return_mean20": float(np.mean(self.recent)) if self.recent else math.nan,
+            "time_s": time.perf_counter() - self.start_time,
+            "charts/sps": self.steps_per_second(),
+        }
+        return result | self.evaluate()
+
+
+class EnvRates:
+    """Env steps and episodes per second over a window: an actor's figures under `arena selfplay`."""
+
+    def __init__(self) -> None:
+        self.start, self.steps, self.episodes = time.perf_counter(), 0, 0
+
+    def add(self, steps: int, episodes: int) -> None:
+        """Count what one actor step did."""
+        self.steps += steps
+        self.episodes += episodes
+
+    def take(self) -> dict[str, float]:
+        """The rates since the last call; starts a new window."""
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        rates = {"env_steps_per_s": self.steps / elapsed, "episodes_per_s": self.episodes / elapsed}
+        self.__init__()
+        return rates
