@@ -303,13 +303,15 @@ class DQNLearner(EnvLearner):
         """Whether a learning round is owed: `train_freq` env steps since the last one, past `learning_starts`."""
         p = self.p
         counted = min(self.global_step, p.total_steps)  # steps that actors ran past the budget earn no rounds
-        return counted >= p.learning_starts and counted - self.last_train >= p.train_freq
+        first = self.last_train < p.learning_starts
+        return counted >= p.learning_starts and (first or counted - self.last_train >= p.train_freq)
 
     def update(self, average_gradients: Any = None) -> int:
         """One learning round of `gradient_steps`, then the target sync when due; returns the round count."""
         p = self.p
-        # the first round starts the count; later ones advance by train_freq, catching up on whatever arrived
-        self.last_train = self.global_step if self.last_train < p.learning_starts else self.last_train + p.train_freq
+        # rounds fall every train_freq env steps from learning_starts, so a round owed is never skipped, however
+        # many steps arrived at once (from actor ranks)
+        self.last_train = p.learning_starts if self.last_train < p.learning_starts else self.last_train + p.train_freq
         beta = linear(p.priority_beta, 1.0, self.global_step / p.total_steps)
         self.loss, self.td_abs = learn(
             self.q_net, self.target_net, self.optimizer, self.buffer, p, beta, self.rng, self.device, average_gradients

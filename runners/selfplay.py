@@ -253,6 +253,8 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
     while waiting:  # keep draining samples so that actors' pending sends complete, until each says bye
         if comm.iprobe(tag=TAG_SAMPLES):
             comm.recv(tag=TAG_SAMPLES)
+        elif comm.iprobe(tag=TAG_STOP_REQUEST):  # an unreceived message at MPI_Finalize is an error
+            comm.recv(tag=TAG_STOP_REQUEST)
         elif comm.iprobe(tag=TAG_BYE):
             from mpi4py import MPI
 
@@ -261,6 +263,9 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
             waiting.discard(status.Get_source())
         else:
             time.sleep(0.002)
+    for tag in (TAG_STOP_REQUEST, TAG_SAMPLES):  # sent before the bye, so already here if sent at all
+        while comm.iprobe(tag=tag):
+            comm.recv(tag=tag)
     for request in sends:
         request.wait()
     return role.summary()
@@ -442,7 +447,17 @@ def _distributed(config_type: type, config: Any, args: argparse.Namespace, overr
         print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
         if stop.flag:
             print(f"stopped; continue with: arena selfplay --resume {run.path}", file=sys.stderr)
-    return 130 if stop.flag else 0
+    if not stop.flag:
+        return 0
+    # A clean stop. mpiexec kills every rank still running once one exits non-zero, so the other ranks exit 0
+    # and rank 0 alone reports the interruption (130), after they are gone.
+    if rank != 0:
+        return 0
+    from mpi4py import MPI
+
+    MPI.Finalize()  # waits for every rank to finalize
+    time.sleep(0.5)
+    return 130
 
 
 if __name__ == "__main__":
