@@ -672,11 +672,6 @@ class Training:
         return self.learner.steps
 
     @property
-    def optimizer(self) -> torch.optim.Optimizer:
-        """The learner's optimizer."""
-        return self.learner.optimizer
-
-    @property
     def publish_every(self) -> int:
         """Updates between weight versions."""
         return self.config.distributed.publish_every
@@ -690,9 +685,6 @@ class Training:
     def gated(self) -> bool:
         """Whether actors play with SPRT-gated weights (learner 0 decides them)."""
         return self.config.eval.gate
-
-    def start_distributed(self, num_actors: int) -> None:
-        """Under `arena selfplay` (nothing to prepare: samples go straight into the window)."""
 
     def receive(self, payload: dict[str, Any], stale: bool = False) -> None:
         """One actor's finished games (counted even when too stale to learn from)."""

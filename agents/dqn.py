@@ -319,6 +319,9 @@ class DQNLearner(EnvLearner):
         self.gradient_steps += p.gradient_steps
         self.rounds += 1
         self.sync_target()
+        self.periodic()
+        if self.done:  # the last round's weights are the run's result
+            self.save()
         self.log(
             {"train/loss": self.loss, "train/td_abs": self.td_abs, "train/epsilon": self.epsilon(),
              "charts/sps": self.steps_per_second(), "train/gradient_steps": self.gradient_steps},
@@ -374,9 +377,6 @@ class DQNLearner(EnvLearner):
     def publish_every(self) -> int:
         """Learning rounds between weight versions."""
         return self.config.distributed.publish_every
-
-    def start_distributed(self, num_actors: int) -> None:
-        """Under `arena selfplay` (nothing to prepare: transitions go straight into the replay)."""
 
     def receive(self, payload: dict[str, Any], stale: bool = False) -> None:
         """One actor's chunk of transitions (off-policy: never stale)."""

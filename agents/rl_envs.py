@@ -162,6 +162,7 @@ class EnvLearner:
     """
 
     gated = False  # (selfplay role) actors always act with the newest weights
+    steps: int  # updates so far
     config: Any
     run: Any
     global_step: int
@@ -174,6 +175,7 @@ class EnvLearner:
         self.next_eval = (self.global_step // eval_every + 1) * eval_every if eval_every else math.inf
         self.start_time, self.start_step = time.perf_counter(), self.global_step
         self.last_eval: dict[str, float] = {}
+        self._saved: tuple[int, int] | None = None  # (env step, updates) of the last checkpoint written
 
     @property
     def log_step(self) -> int:
@@ -207,9 +209,11 @@ class EnvLearner:
         raise NotImplementedError
 
     def save(self) -> None:
-        """Write a checkpoint."""
-        if self.run is not None:
-            self.run.save(self.state_dict(), step=self.global_step)
+        """Write a checkpoint (unless one of exactly this state is already written)."""
+        if self.run is None or self._saved == (self.global_step, self.steps):
+            return
+        self.run.save(self.state_dict(), step=self.global_step)
+        self._saved = (self.global_step, self.steps)
 
     def periodic(self) -> None:
         """Evaluation and checkpoints when their env-step intervals come round."""

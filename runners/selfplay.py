@@ -35,8 +35,6 @@ import traceback
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
-
 from envs.errors import ArenaError
 from runners.config import ConfigError
 
@@ -187,7 +185,7 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
 
     publish()
     dropped = received = 0
-    lags: list[int] = []  # weight versions between the one that made each message and the newest
+    lag_sum = lag_count = lag_max = 0  # weight versions between the one that made a message and the newest
     most_queued = 0  # the most messages waiting at one drain
     actor_rates: dict[int, dict[str, float]] = {}
     stop_requested = False
@@ -199,8 +197,9 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
             arrived += 1
             received += 1
             actor_rates[message["rank"]] = message["rates"]
-            lags.append(version - message["version"])
-            stale = role.max_staleness is not None and lags[-1] > role.max_staleness
+            lag = version - message["version"]
+            lag_sum, lag_count, lag_max = lag_sum + lag, lag_count + 1, max(lag_max, lag)
+            stale = role.max_staleness is not None and lag > role.max_staleness
             dropped += stale
             role.receive(message["payload"], stale)
         most_queued = max(most_queued, arrived)
@@ -237,14 +236,13 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
                         "mpi/samples_dropped_stale": dropped,
                         "mpi/messages_received": received,
                         "mpi/actors": len(actor_rates),
-                        "mpi/weight_lag_mean": float(np.mean(lags)) if lags else 0.0,
-                        "mpi/weight_lag_max": max(lags, default=0),
+                        "mpi/weight_lag_mean": lag_sum / max(lag_count, 1),
+                        "mpi/weight_lag_max": lag_max,
                         "mpi/queue_max": most_queued,
                     },
                     role.log_step,
                 )
-                lags.clear()
-                most_queued = 0
+                lag_sum = lag_count = lag_max = most_queued = 0
         elif not arrived:
             time.sleep(0.002)
     for a in actors:  # with the count of weight messages, which each actor must receive before it may exit
