@@ -13,6 +13,7 @@ and `az:connect_four` / `az:tictactoe` load the weights shipped under `models/`.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from agents.base import Agent
+from agents.evaluators import Backend, make_evaluator
 from agents.mcts import BatchedMCTS, SearchConfig, sample_action, temperature_at
 from agents.nets import PolicyValueNet
 from envs.errors import ArenaError
@@ -42,8 +45,27 @@ class SelfPlayConfig:
 
     parallel_games: int = param(64, ge=1)
     """Games searched in lockstep: each evaluator call holds one leaf from each (bigger batches, fewer calls)."""
+    search: Literal["puct", "gumbel"] = "puct"
+    """Search: `puct` (AlphaZero, Dirichlet noise, visit-share targets) or `gumbel` (Gumbel AlphaZero: sequential
+    halving at the root, improved-policy targets; strong with 8-32 simulations). Evaluation and `az:` agents of
+    this run search the same way."""
     simulations: int = param(64, ge=1)
     """Simulations of a full search."""
+    solver: bool = True
+    """Exact values in the tree: proven wins and losses propagate up, solved nodes get no simulations."""
+    max_considered: int = param(16, ge=1)
+    """Gumbel: actions sampled at the root (Gumbel-top-k) for sequential halving."""
+    c_scale: float = param(0.1, gt=0)
+    """Gumbel: sigma(q) = (c_visit + max visits) * c_scale * q (q min-max rescaled among the children)."""
+    c_visit: float = param(50.0, gt=0)
+    """Gumbel: see c_scale."""
+    opening_plies: int = param(0, ge=0)
+    """Each self-play game starts from 0..opening_plies uniformly random moves (more varied games)."""
+    inference: Backend = "auto"
+    """Self-play and evaluation inference: `onnx` (ONNX Runtime, CPU), `torch`, or `auto` (onnx on CPU when
+    installed, torch on CUDA)."""
+    refresh_every: int = param(10, ge=1)
+    """One process: learner updates between refreshes of the self-play evaluator's weights (an ONNX re-export)."""
     fast_simulations: int = param(0, ge=0)
     """Playout cap randomization (KataGo): simulations of a fast search; 0 = every search is full."""
     full_search_fraction: float = param(0.25, gt=0, le=1)
@@ -73,7 +95,11 @@ class LearnConfig:
     batch_size: int = param(256, ge=1)
     """Samples per update."""
     learning_rate: float = param(2e-3, gt=0)
-    """Adam step size."""
+    """Adam step size (at the start, with `lr_schedule: cosine`)."""
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    """`cosine` anneals the step size from `learning_rate` to `lr_final_fraction` of it at `total_steps`."""
+    lr_final_fraction: float = param(0.1, ge=0, le=1)
+    """With the cosine schedule, the last step size as a fraction of the first."""
     weight_decay: float = param(1e-4, ge=0)
     """L2 penalty on the weights (coupled, as AlphaZero's L2 term)."""
     replay_window: int = param(20_000, ge=1)
@@ -143,30 +169,25 @@ class AZConfig:
 # Evaluator
 
 
-class TorchEvaluator:
-    """The Evaluator MCTS calls: a PolicyValueNet in inference mode, bf16 autocast on CUDA."""
+def search_config(selfplay: SelfPlayConfig, simulations: int, evaluation: bool = False) -> SearchConfig:
+    """The one place a run's search settings become a SearchConfig: self-play (with root noise) or evaluation.
 
-    def __init__(self, net: PolicyValueNet, device: torch.device) -> None:
-        self.net = net
-        self.device = device
-        self.calls = 0
-        self.positions = 0
-
-    @torch.inference_mode()
-    def __call__(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """obs [B, C, H, W], mask [B, A] -> priors [B, A], values [B] (side to move)."""
-        self.calls += 1
-        self.positions += len(obs)
-        was_training = self.net.training
-        self.net.eval()
-        x = torch.from_numpy(obs).to(self.device, non_blocking=True)
-        m = torch.from_numpy(mask).to(self.device, non_blocking=True)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            logits, values = self.net(x, m)
-        priors = torch.softmax(logits.float(), dim=-1)
-        if was_training:
-            self.net.train()
-        return priors.cpu().numpy(), values.float().cpu().numpy()
+    Evaluation, gating, Pons figures and `az:` agents all come through here, so they search as self-play does,
+    only without noise.
+    """
+    return SearchConfig(
+        simulations=simulations,
+        c_puct=selfplay.c_puct,
+        dirichlet_alpha=selfplay.dirichlet_alpha,
+        dirichlet_fraction=0.0 if evaluation else selfplay.dirichlet_fraction,
+        fpu_reduction=selfplay.fpu_reduction,
+        kind=selfplay.search,
+        solver=selfplay.solver,
+        max_considered=selfplay.max_considered,
+        gumbel_scale=0.0 if evaluation else 1.0,
+        c_visit=selfplay.c_visit,
+        c_scale=selfplay.c_scale,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -201,11 +222,8 @@ class SelfPlayActor:
         self.game = game
         self.config = config
         self.rng = rng
-        search = SearchConfig(
-            config.simulations, config.c_puct, config.dirichlet_alpha, config.dirichlet_fraction, config.fpu_reduction
-        )
-        self.mcts = BatchedMCTS(evaluator, game.num_actions, search, rng)
-        self.states = [game.initial_state() for _ in range(config.parallel_games)]
+        self.mcts = BatchedMCTS(evaluator, game.num_actions, search_config(config, config.simulations), rng)
+        self.states = [self._new_game() for _ in range(config.parallel_games)]
         self.mcts.reset(self.states)
         # per game: (obs, policy, player, root value) of each fully searched move
         self.records: list[list[tuple[np.ndarray, np.ndarray, int, float]]] = [[] for _ in self.states]
@@ -220,24 +238,24 @@ class SelfPlayActor:
         config = self.config
         full = config.fast_simulations == 0 or self.rng.random() < config.full_search_fraction
         simulations = config.simulations if full else config.fast_simulations
-        # a fast search only picks a move: no root noise, and its visits make no policy target
-        visits = self.mcts.search(simulations, noise=full)
+        # a fast search only picks a move: no root noise, and its result makes no policy target
+        result = self.mcts.search(simulations, noise=full)
         self.simulations += simulations * len(self.states)
-        root_values = self.mcts.root_values()
         finished: list[Samples] = []
         for g, state in enumerate(self.states):
             if full:
-                policy = visits[g] / visits[g].sum()
                 self.records[g].append(
-                    (state.observation(), policy.astype(np.float32), state.current_player(), float(root_values[g]))
+                    (state.observation(), result.policy[g], state.current_player(), float(result.value[g]))
                 )
-            temperature = temperature_at(len(state.moves), config.temperature_moves) if full else 0.0
-            action = sample_action(visits[g], temperature, self.rng)
+            action = int(result.action[g])
+            # Gumbel's move is already a sample (the Gumbel noise); PUCT samples visits early in the game
+            if config.search == "puct" and full and temperature_at(len(state.moves), config.temperature_moves) > 0:
+                action = sample_action(result.visits[g], 1.0, self.rng)
             state = state.apply(action)
             self.moves_played += 1
             if state.is_terminal():
                 finished.append(self._finish(g, state))
-                state = self.game.initial_state()
+                state = self._new_game()
                 self.mcts.replace_root(g, state)
             elif config.tree_reuse:
                 self.mcts.advance(g, action)
@@ -245,6 +263,16 @@ class SelfPlayActor:
                 self.mcts.replace_root(g, state)
             self.states[g] = state
         return Samples.concatenate(finished, self.game.obs_shape, self.game.num_actions)
+
+    def _new_game(self) -> Any:
+        """A fresh game, after 0..opening_plies random moves that do not end it."""
+        state = self.game.initial_state()
+        for _ in range(int(self.rng.integers(0, self.config.opening_plies + 1))):
+            following = state.apply(int(self.rng.choice(state.legal_actions())))
+            if following.is_terminal():
+                break
+            state = following
+        return state
 
     def _finish(self, g: int, final: Any) -> Samples:
         returns = final.returns()
@@ -347,9 +375,20 @@ class Learner:
         self.optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
         self.steps = 0
 
+    def learning_rate(self) -> float:
+        """The step size of the next update under the schedule."""
+        config = self.config
+        if config.lr_schedule == "constant":
+            return config.learning_rate
+        progress = min(self.steps / config.total_steps, 1.0)
+        final = config.lr_final_fraction
+        return config.learning_rate * (final + (1 - final) * 0.5 * (1 + math.cos(math.pi * progress)))
+
     def update(self, batch: Samples, allreduce: Any = None) -> dict[str, float]:
         """One gradient step on a minibatch; `allreduce(grads)` averages gradients over learners first."""
         self.net.train()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate()
         obs = torch.from_numpy(batch.obs).to(self.device)
         target_policy = torch.from_numpy(batch.policy).to(self.device)  # [B, A]
         target_value = torch.from_numpy(batch.value).to(self.device)  # [B]
@@ -372,6 +411,7 @@ class Learner:
             "learn/policy_loss": policy_loss.item(),
             "learn/value_loss": value_loss.item(),
             "learn/policy_entropy": entropy.item(),
+            "learn/learning_rate": self.optimizer.param_groups[0]["lr"],
         }
 
 
@@ -385,53 +425,81 @@ def build_net(config: AZConfig, game: Any, device: torch.device) -> PolicyValueN
 # The Agent
 
 
-class AlphaZeroAgent:
-    """A trained net with search: `act` runs `simulations` of PUCT and plays the most visited move."""
+class AlphaZeroAgent(Agent):
+    """A trained net with search (PUCT or Gumbel, as configured): `act` searches and plays search's move.
+
+    After each move, `last_search` holds what the search thought: `visits` (the share of root visits per
+    action, a list of `num_actions` floats), `policy` (the search policy), and `value` (the searching side's
+    expected outcome in [-1, 1]); `proven` is that value when the solver proved it, else None.
+    """
 
     def __init__(
         self,
         net: PolicyValueNet,
         game: Any,
-        simulations: int = 100,
-        c_puct: float = 1.5,
-        fpu_reduction: float = 0.2,
+        search: SearchConfig,
         device: str = "cpu",
         name: str = "az",
+        inference: Backend = "auto",
     ) -> None:
-        self.game = game
+        super().__init__(game, seed=0)
         self.name = name
-        self.simulations = simulations
-        self.evaluator = TorchEvaluator(net.eval(), resolve_device(device))
-        self.config = SearchConfig(simulations, c_puct, 1.0, 0.0, fpu_reduction)
-        self.rng = np.random.default_rng(0)
-        self._last_value: float | None = None
+        self.simulations = search.simulations
+        self.config = search
+        self.evaluator = make_evaluator(net.eval(), resolve_device(device), inference)
+        self.last_search: dict[str, Any] | None = None
 
-    def reset(self, seed: int | None = None) -> None:
-        """Nothing carries over between games (ties between equally visited moves follow `seed`)."""
-        self.rng = np.random.default_rng(seed)
-
-    def search(self, state: Any) -> tuple[np.ndarray, float]:
-        """Root visits [A] and the search value for the side to move."""
+    def search(self, state: Any) -> dict[str, Any]:
+        """Search `state` from a fresh tree; what it found, as `last_search` describes."""
         mcts = BatchedMCTS(self.evaluator, self.game.num_actions, self.config, self.rng)
         mcts.reset([state])
-        visits = mcts.search()
-        return visits[0], float(mcts.root_values()[0])
+        result = mcts.search(noise=False)
+        visits = result.visits[0]
+        proven = mcts.proven[0, 0]
+        return {
+            "action": int(result.action[0]),
+            "visits": (visits / max(visits.sum(), 1.0)).tolist(),
+            "policy": result.policy[0].tolist(),
+            "value": float(result.value[0]),
+            "proven": None if np.isnan(proven) else float(proven),
+        }
+
+    def act_batch(self, states: list[Any], chunk: int = 256) -> np.ndarray:
+        """[N] search's move in each of many positions, `chunk` searched in lockstep (one net call a simulation)."""
+        parts = []
+        for start in range(0, len(states), chunk):
+            mcts = BatchedMCTS(self.evaluator, self.game.num_actions, self.config, self.rng)
+            mcts.reset(states[start : start + chunk])
+            parts.append(mcts.search(noise=False).action)
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
     def act(self, state: Any) -> int:
-        """The most visited move after search."""
-        visits, self._last_value = self.search(state)
-        return sample_action(visits, 0.0, self.rng)
+        """Search's move (the most visited for PUCT, sequential halving's winner for Gumbel, a proven win)."""
+        self.last_search = self.search(state)
+        return self.last_search["action"]
 
     def value(self, state: Any) -> float:
         """The search value of the last position this agent moved in (or a fresh search of `state`)."""
-        if self._last_value is None:
-            return self.search(state)[1]
-        return self._last_value
+        if self.last_search is None:
+            return self.search(state)["value"]
+        return self.last_search["value"]
 
 
-def load_agent(path: str, game: Any, sims: int = 100, device: str = "cpu", **search: Any) -> AlphaZeroAgent:
-    """An AlphaZeroAgent from a checkpoint path, a run dir, or a shipped model name (`connect_four`)."""
+def load_agent(
+    path: str,
+    game: Any,
+    sims: int = 100,
+    device: str = "cpu",
+    inference: Backend = "auto",
+    **search: Any,
+) -> AlphaZeroAgent:
+    """An AlphaZeroAgent from a checkpoint path, a run dir, or a shipped model name (`connect_four`).
+
+    It searches as the run's self-play did (kind, c_puct, solver, ... from the saved config) without noise;
+    keywords in `search` (any SelfPlayConfig field, e.g. `search="gumbel"`, `c_puct=2.0`) override those.
+    """
     from runners.checkpoint import load_checkpoint_file, resolve_checkpoint_path
+    from runners.config import build_config
 
     shipped = MODELS_DIR / f"{path}.pt"
     file = shipped if shipped.is_file() else resolve_checkpoint_path(path)
@@ -443,7 +511,12 @@ def load_agent(path: str, game: Any, sims: int = 100, device: str = "cpu", **sea
         raise ArenaError(f"{file} was trained on {meta['game']}, not {game.name}")
     net = PolicyValueNet(meta["net"], game.obs_shape, game.num_actions)
     net.load_state_dict(payload["net"])
-    return AlphaZeroAgent(net, game, simulations=sims, device=device, name=f"az:{path}", **search)
+    trained = dict(payload.get("config", {}).get("selfplay", {}))
+    given = {k: v for k, v in search.items() if v is not None}
+    selfplay = build_config(SelfPlayConfig, trained | given, source=f"az:{path}", where="selfplay")
+    return AlphaZeroAgent(
+        net, game, search_config(selfplay, sims, evaluation=True), device=device, name=f"az:{path}", inference=inference
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -478,11 +551,11 @@ def evaluate_against(
     while not done.all():
         net_turn = np.array([not done[g] and states[g].current_player() == net_side[g] for g in range(games)])
         if net_turn.any():
-            visits = mcts.search(games=np.flatnonzero(net_turn))
+            chosen = mcts.search(games=np.flatnonzero(net_turn), noise=False).action
         for g in range(games):
             if done[g]:
                 continue
-            action = sample_action(visits[g], 0.0, rng) if net_turn[g] else int(opponent.act(states[g]))
+            action = int(chosen[g]) if net_turn[g] else int(opponent.act(states[g]))
             states[g] = states[g].apply(action)
             if states[g].is_terminal():
                 done[g] = True
@@ -526,12 +599,15 @@ class Training:
             if "replay" in payload:
                 self.replay.load_state_dict(payload["replay"])
             self.learner.steps = self.counters["steps"]
-        self.evaluator = TorchEvaluator(self.net, self.device)
+        inference = config.selfplay.inference
+        self.evaluator = make_evaluator(self.net, self.device, inference)
         # with gating, self-play uses the best weights so far; without, the learner's newest
         self.acting_net = copy.deepcopy(self.net) if config.eval.gate else self.net
         if config.eval.gate and payload is not None:
             self.acting_net.load_state_dict(acting_state)
-        self.acting_evaluator = TorchEvaluator(self.acting_net, self.device) if config.eval.gate else self.evaluator
+        self.acting_evaluator = (
+            make_evaluator(self.acting_net, self.device, inference) if config.eval.gate else self.evaluator
+        )
         self.owed_updates = 0.0
         self.losses: dict[str, float] = {}
         self.last_eval: dict[str, float] = {}
@@ -593,7 +669,8 @@ class Training:
             from agents import make_agent
 
             self._opponents = {spec: make_agent(spec, self.game) for spec in config.eval.opponents}
-        search = SearchConfig(config.eval.simulations, config.selfplay.c_puct, 1.0, 0.0, config.selfplay.fpu_reduction)
+        search = search_config(config.selfplay, config.eval.simulations, evaluation=True)
+        self.evaluator.refresh()
         figures: dict[str, float] = {}
         for spec, opponent in self._opponents.items():
             result = evaluate_against(
@@ -601,7 +678,7 @@ class Training:
             )
             figures |= {f"eval/{spec}/{k}": v for k, v in result.items()}
         if config.eval.pons and self.game.name == "connect_four":
-            figures |= pons_figures(self.evaluator, self.game, config.eval.pons_positions, config.eval.simulations)
+            figures |= pons_figures(self.evaluator, self.game, config.eval.pons_positions, search)
         if figures:
             self.log(figures, step)
         return figures
@@ -613,11 +690,11 @@ class Training:
         config = self.config
         if self.run is None:  # a learner rank other than 0: rank 0 gates and shares the acting weights
             return False
-        search = {"simulations": config.eval.simulations, "c_puct": config.selfplay.c_puct}
-        candidate = AlphaZeroAgent(
-            copy.deepcopy(self.net), self.game, device=str(self.device), name="candidate", **search
-        )
-        best = AlphaZeroAgent(copy.deepcopy(self.acting_net), self.game, device=str(self.device), name="best", **search)
+        search = search_config(config.selfplay, config.eval.simulations, evaluation=True)
+        inference = config.selfplay.inference
+        device = str(self.device)
+        candidate = AlphaZeroAgent(self.net, self.game, search, device=device, name="candidate", inference=inference)
+        best = AlphaZeroAgent(self.acting_net, self.game, search, device=device, name="best", inference=inference)
         result = run_sprt(
             self.game,
             candidate,
@@ -630,6 +707,7 @@ class Training:
         promoted = result.accepted == "H1"
         if promoted:
             self.acting_net.load_state_dict(self.net.state_dict())
+            self.acting_evaluator.refresh()
         self.log(
             {
                 "gate/llr": result.llr,
@@ -728,7 +806,8 @@ class AZActor:
         game = make_game(config.game)
         self.net = build_net(config, game, device)
         rng = np.random.default_rng([config.run.seed, index, time.time_ns()])  # new games after every restart
-        self.actor = SelfPlayActor(game, TorchEvaluator(self.net, device), config.selfplay, rng)
+        self.evaluator = make_evaluator(self.net, device, config.selfplay.inference)
+        self.actor = SelfPlayActor(game, self.evaluator, config.selfplay, rng)
         learn, distributed = config.learn, config.distributed
         # the learner consumes this many samples of this actor's per weight version
         self.per_version = distributed.publish_every * learn.batch_size / learn.replay_ratio / share
@@ -747,6 +826,7 @@ class AZActor:
     def load_weights(self, state: dict[str, torch.Tensor]) -> None:
         """Play with these weights from now on."""
         self.net.load_state_dict(state)
+        self.evaluator.refresh()
 
     def step(self) -> dict[str, Any] | None:
         """One move of every game; the games that finished as a message (None if none did)."""
@@ -781,7 +861,9 @@ def train(config: AZConfig, run: Any) -> dict[str, float]:
         torch.set_num_threads(config.run.torch_threads)
     training = Training(config, run)
     before = dict(training.counters)  # the actor counts from zero in this process
-    actor = SelfPlayActor(training.game, training.acting_evaluator, config.selfplay, training.rng)
+    evaluator = training.acting_evaluator
+    actor = SelfPlayActor(training.game, evaluator, config.selfplay, training.rng)
+    refreshed = training.steps
     try:
         with ProgressBar(config.learn.total_steps, f"az {training.game.name}", completed=training.steps) as bar:
             while not training.done:
@@ -793,6 +875,9 @@ def train(config: AZConfig, run: Any) -> dict[str, float]:
                 while training.update_ready():
                     step = training.update()
                     bar.update(completed=step, loss=training.losses.get("learn/loss"), games=training.counters["games"])
+                if not config.eval.gate and training.steps - refreshed >= config.selfplay.refresh_every:
+                    evaluator.refresh()  # gated weights refresh when a candidate is promoted
+                    refreshed = training.steps
                 if stats:
                     training.log(stats, training.steps)
     except KeyboardInterrupt:
@@ -802,36 +887,41 @@ def train(config: AZConfig, run: Any) -> dict[str, float]:
 
 
 def pons_mistake_rates(
-    evaluator: Any, game: Any, positions: int, simulations: int, chunk: int = 128
+    evaluator: Any, game: Any, positions: int | None, search: SearchConfig | None, chunk: int = 256
 ) -> dict[str, float]:
-    """Connect Four mistake rates on Pons' sets, searching `chunk` positions at once (0 simulations: raw policy)."""
+    """Connect Four mistake rates on Pons' sets, searching `chunk` positions at once (search None: raw policy).
+
+    A move is a mistake when its exact value is below the position's best (a win thrown to a draw, a draw to a
+    loss); `positions` None takes every position of each set.
+    """
     from runners.bench import SETS, load_pons
 
     rates = {}
     for name, data in load_pons().items():
         moves, values = data["moves"][:positions], data["values"][:positions]  # values [N, 7]: win 1 ... full -2
-        mistakes = 0
-        for start in range(0, len(moves), chunk):
-            states = [game.state_from_moves(str(m)) for m in moves[start : start + chunk]]
-            if simulations == 0:
-                priors, _ = evaluator(
-                    np.stack([s.observation() for s in states]), np.stack([s.legal_mask() for s in states])
-                )
-                choices = priors.argmax(axis=1)
-            else:
-                search = BatchedMCTS(evaluator, game.num_actions, SearchConfig(simulations), np.random.default_rng(0))
-                search.reset(states)
-                choices = search.search().argmax(axis=1)
-            chosen = values[start : start + chunk]
-            mistakes += int((chosen[np.arange(len(states)), choices] < chosen.max(axis=1)).sum())
-        rates[SETS[name]] = mistakes / len(moves)
+        choices = np.concatenate(
+            [pons_choices(evaluator, game, moves[i : i + chunk], search) for i in range(0, len(moves), chunk)]
+        )
+        chosen = values[np.arange(len(moves)), choices]
+        rates[SETS[name]] = float((chosen < values.max(axis=1)).sum()) / len(moves)
     return rates
 
 
-def pons_figures(evaluator: Any, game: Any, positions: int, simulations: int) -> dict[str, float]:
+def pons_choices(evaluator: Any, game: Any, move_lists: Any, search: SearchConfig | None) -> np.ndarray:
+    """[N] the move chosen in each position given as a move list: searched in one batch, or the net's argmax."""
+    states = [game.state_from_moves(str(m)) for m in move_lists]
+    if search is None:
+        priors, _ = evaluator(np.stack([s.observation() for s in states]), np.stack([s.legal_mask() for s in states]))
+        return priors.argmax(axis=1)
+    mcts = BatchedMCTS(evaluator, game.num_actions, search, np.random.default_rng(0))
+    mcts.reset(states)
+    return mcts.search(noise=False).action
+
+
+def pons_figures(evaluator: Any, game: Any, positions: int, search: SearchConfig) -> dict[str, float]:
     """Pons mistake rates for the training log, with and without search."""
-    figures = {f"eval/pons_policy/{k}": v for k, v in pons_mistake_rates(evaluator, game, positions, 0).items()}
-    searched = pons_mistake_rates(evaluator, game, positions, simulations)
+    figures = {f"eval/pons_policy/{k}": v for k, v in pons_mistake_rates(evaluator, game, positions, None).items()}
+    searched = pons_mistake_rates(evaluator, game, positions, search)
     return figures | {f"eval/pons_search/{k}": v for k, v in searched.items()}
 
 

@@ -256,6 +256,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "mlp-512x3": {"kind": "mlp", "hidden": (512, 512, 512), "activation": "relu"},
     "nature-cnn": {"kind": "cnn", "features": 512},
     "resnet-3x32": {"kind": "resnet", "blocks": 3, "channels": 32},
+    "resnet-4x48": {"kind": "resnet", "blocks": 4, "channels": 48},
     "resnet-5x64": {"kind": "resnet", "blocks": 5, "channels": 64},
     "resnet-10x128": {"kind": "resnet", "blocks": 10, "channels": 128},
     "resnet-20x256": {"kind": "resnet", "blocks": 20, "channels": 256},

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from agents import make_agent
-from agents.alphazero import AZConfig, ReplayWindow, Samples, TorchEvaluator, train
+from agents.alphazero import AZConfig, ReplayWindow, Samples, train
+from agents.evaluators import TorchEvaluator
 from agents.nets import PolicyValueNet
 from envs import make_game
 from envs.errors import ArenaError
