@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "play": "play a board game against an agent in the terminal",
     "bench": "measure agents against exact references (e.g. Connect Four mistake rates on Pons' sets)",
     "plot": "draw a run's curves from metrics.jsonl to PNG",
+    "serve": "a local web page: play agents by clicking, watch tournaments live, see runs' curves",
 }
 """Subcommands in the order `arena --help` lists them; each is the module `runners.<name>`."""
 
