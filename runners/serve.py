@@ -42,6 +42,7 @@ from typing import Any
 
 import anyio
 import numpy as np
+import uvicorn
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
@@ -56,6 +57,9 @@ WEB_DIR = Path(__file__).with_name("web")
 
 MAX_SESSIONS = 32
 """Play sessions kept at once; the oldest is dropped beyond this (each may hold a net)."""
+
+GRACE_SECONDS = 5
+"""On Ctrl-C, requests still running (a long search) get this long before they are cut."""
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")  # a run dir or tournament name: one path component
 _log = logging.getLogger("arena.serve")
@@ -151,7 +155,7 @@ def search_info(agent: Any, state: Any, num_actions: int) -> dict[str, Any] | No
 
 
 def check_spec_paths(spec: str, roots: Sequence[Path], models_dir: Path) -> None:
-    """Refuse (`PermissionError`) a spec whose path values lead outside `roots`; malformed specs raise ArenaError."""
+    """Raise `Refused` when a path in the agent spec leads outside `roots`; a malformed spec raises ArenaError."""
     from agents import parse_spec
     from runners.checkpoint import resolve_checkpoint_path
 
@@ -159,19 +163,20 @@ def check_spec_paths(spec: str, roots: Sequence[Path], models_dir: Path) -> None
     values = [a for a in args if isinstance(a, str)]
     values += [v for k, v in kwargs.items() if isinstance(v, str) and (k == "path" or _looks_like_path(v))]
     allowed = [root.resolve() for root in roots]
+
+    def check(path: Path, value: str) -> None:
+        if not any(path.is_relative_to(root) for root in allowed):
+            where = " or ".join(f"{root}/" for root in roots)
+            raise Refused(f"agent specs may name checkpoints only under {where}: {value!r} is outside")
+
     for value in values:
-        if re.fullmatch(r"[A-Za-z0-9_\-]+", value) and (models_dir / f"{value}.pt").is_file():
-            continue  # a shipped model by name (`az:connect_four`)
-        target = Path(value).expanduser().resolve()
+        path = Path(value).expanduser()
+        if re.fullmatch(r"[A-Za-z0-9_\-]+", value) and (models_dir / f"{value}.pt").is_file() and not path.exists():
+            continue  # a shipped model by name (`az:connect_four`), not a file or folder of that name here
+        check(path.resolve(), value)
         # the file finally loaded counts too: a `latest` pointer could name a file elsewhere
-        try:
-            final = resolve_checkpoint_path(target).resolve()
-        except ArenaError:
-            final = target
-        for path in (target, final):
-            if not any(path.is_relative_to(root) for root in allowed):
-                where = " or ".join(f"{root}/" for root in roots)
-                raise PermissionError(f"agent specs may name checkpoints only under {where}: {value!r} is outside")
+        with contextlib.suppress(ArenaError):
+            check(resolve_checkpoint_path(path.resolve()).resolve(), value)
 
 
 def _looks_like_path(value: str) -> bool:
@@ -291,6 +296,10 @@ class PlaySession:
 
 class Conflict(Exception):
     """A request that is fine in itself but not now (the agent's turn, a search still running): HTTP 409."""
+
+
+class Refused(ArenaError):
+    """A request for something the server does not hand out (a checkpoint outside the allowed folders): HTTP 403."""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -570,6 +579,7 @@ def create_app(runs_dir: Path = Path("runs"), models_dir: Path | None = None) ->
     jobs: dict[str, TournamentJob] = {}
     app = FastAPI(title="arena", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sessions, app.state.jobs = sessions, jobs
+    app.state.closing = threading.Event()  # set on shutdown: live feeds end instead of holding the server up
 
     # -- errors: one message, a 4xx status, never a traceback -----------------------------------------------
 
@@ -577,8 +587,8 @@ def create_app(runs_dir: Path = Path("runs"), models_dir: Path | None = None) ->
     async def _arena_error(request: Request, error: ArenaError) -> JSONResponse:
         return JSONResponse({"error": str(error)}, status_code=400)
 
-    @app.exception_handler(PermissionError)
-    async def _refused(request: Request, error: PermissionError) -> JSONResponse:
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, error: Refused) -> JSONResponse:
         return JSONResponse({"error": str(error)}, status_code=403)
 
     @app.exception_handler(Conflict)
@@ -599,7 +609,14 @@ def create_app(runs_dir: Path = Path("runs"), models_dir: Path | None = None) ->
         problems = []
         for item in error.errors():
             where = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
-            problems.append(f"{where}: {item.get('msg', 'invalid')}" if where else str(item.get("msg", "invalid")))
+            kind, message = item.get("type", ""), str(item.get("msg", "invalid"))
+            if kind == "json_invalid":
+                where, message = "", "the body is not valid JSON"  # its loc is a character offset
+            elif kind == "extra_forbidden":
+                message = "no such field"
+            elif not where and kind in ("model_attributes_type", "dict_type"):
+                message = "the body must be a JSON object"
+            problems.append(f"{where}: {message}" if where else message)
         return JSONResponse({"error": "malformed request: " + "; ".join(problems)}, status_code=422)
 
     # -- helpers ------------------------------------------------------------------------------------------------
@@ -815,7 +832,7 @@ def create_app(runs_dir: Path = Path("runs"), models_dir: Path | None = None) ->
                 if finished:
                     yield "event: done\ndata: {}\n\n"  # the page's own tournament ended: nothing more will come
                     return
-                if await request.is_disconnected():
+                if app.state.closing.is_set() or await request.is_disconnected():
                     return
                 await asyncio.sleep(poll)
                 quiet += poll
@@ -935,15 +952,26 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
+def make_server(app: FastAPI, **config: Any) -> uvicorn.Server:
+    """A uvicorn server that, on Ctrl-C, first tells the live feeds to end (they never end by themselves)."""
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            app.state.closing.set()
+            super().handle_exit(sig, frame)
+
+    options = {"log_level": "warning", "timeout_graceful_shutdown": GRACE_SECONDS, **config}
+    return Server(uvicorn.Config(app, **options))
+
+
 class ServerThread:
     """The app served from a background thread (for tests and notebooks): `with ServerThread(app) as url: ...`."""
 
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
-        import uvicorn
-
         self.sock = bind(host, port)
         self.url = url_of(self.sock)
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        self.app = app
+        self.server = make_server(app, lifespan="off")
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def __enter__(self) -> str:
@@ -955,6 +983,7 @@ class ServerThread:
         return self.url
 
     def __exit__(self, *exc: object) -> None:
+        self.app.state.closing.set()
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.sock.close()
@@ -985,20 +1014,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Bind, print the URL, serve until Ctrl-C."""
-    import uvicorn
-
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"arena serve: warning: listening on {args.host}: anyone who can reach it can run agents here")
     sock = bind(args.host, args.port)
     url = url_of(sock)
-    app = create_app(args.runs)
+    # the URL first: the socket already queues connections while the app (and torch) load
     print(f"arena serve: {url}  (runs from {args.runs}/; Ctrl-C stops)", flush=True)
+    app = create_app(args.runs)
     if args.open:
         import webbrowser
 
         webbrowser.open(url)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    server.run(sockets=[sock])
+    make_server(app).run(sockets=[sock])
     return 0
 
 

@@ -63,7 +63,9 @@ def test_illegal_and_malformed_moves_get_a_4xx_with_a_message(client):
         response = client.post(url, json=bad)
         assert 400 <= response.status_code < 500 and response.json()["error"], bad
     not_json = client.post(url, content=b"{oops", headers={"Content-Type": "application/json"})
-    assert not_json.status_code == 422 and "malformed request" in not_json.json()["error"]
+    assert not_json.status_code == 422 and not_json.json()["error"] == "malformed request: the body is not valid JSON"
+    misspelt = client.post(url, json={"column": 2})
+    assert misspelt.status_code == 422 and misspelt.json()["error"] == "malformed request: column: no such field"
     assert client.post(f"/api/play/{view['id']}/agent").status_code == 409  # your turn, not the agent's
     after = client.post(url, json={"move": "3"}).json()  # the game went on untouched
     assert after["plies"] == 7 and after["last"] == {"action": 2, "text": "3", "cell": [5, 2], "by": 0}
