@@ -163,10 +163,15 @@ class TorchEvaluator:
 
 
 def make_evaluator(
-    net: PolicyValueNet, device: torch.device | str = "cpu", backend: Backend = "auto", threads: int = 1
+    net: PolicyValueNet, device: torch.device | str = "cpu", backend: Backend = "auto", threads: int | None = None
 ) -> OnnxEvaluator | TorchEvaluator:
-    """The fastest evaluator for `device`: ONNX Runtime on CPU when installed, torch otherwise (CUDA included)."""
+    """The fastest evaluator for `device`: ONNX Runtime on CPU when installed, torch otherwise (CUDA included).
+
+    ONNX Runtime takes `threads` intra-op threads, by default as many as torch has (all cores in one process,
+    the rank's share under MPI), so inference and the learner use the same cores in turn.
+    """
     device = torch.device(device)
+    threads = threads or torch.get_num_threads()
     if backend not in ("auto", "onnx", "torch"):
         raise ArenaError(f"unknown inference backend {backend!r}; valid: auto, onnx, torch")
     if backend == "onnx" and device.type != "cpu":

@@ -1,11 +1,12 @@
-"""MCTS simulations per second against the net's own evaluations per second, at several numbers of games.
+"""Search speed: simulations/s of batched Connect Four search with ONNX Runtime beside torch eager, same run.
 
-    python benchmarks/mcts_speed.py [--threads 2] [--simulations 64] [--nets resnet-5x64 resnet-3x32]
+    python benchmarks/mcts_speed.py [--simulations 32] [--games 1 16 64 128 256] [--nets resnet-4x48 resnet-3x32]
 
-For each net and each number of parallel games B, it times (1) a batched search of B Connect Four games,
-one leaf per game per evaluator call, and (2) the bare net on batches of B positions. Search overhead is the
-gap: sims/s over evals/s near 1 means the search costs little beside the net. B = 1 is the naive
-single-leaf search that slow AlphaZero clones run. Last line: the ratio at 64 games for resnet-5x64.
+For each net, number of parallel games B and inference backend, it times (1) a batched search of B games (one
+leaf per game per evaluator call; PUCT with the solver, as `az:` agents search by default) and (2) the bare
+evaluator on batches of B positions. sims/s over evals/s near 1 means the search costs little beside the net;
+B = 1 is the naive single-leaf search. Both backends run one inference thread, as a self-play rank does.
+Last line: the ONNX/torch ratio of search simulations/s at 128 games for the shipped model's preset.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import time
 import numpy as np
 import torch
 
-from agents.alphazero import TorchEvaluator
+from agents.evaluators import OnnxEvaluator, TorchEvaluator
 from agents.mcts import BatchedMCTS, SearchConfig
 from agents.nets import PolicyValueNet
 from envs import make_game
@@ -36,8 +37,8 @@ def opening_states(game, count: int, rng: np.random.Generator) -> list:
     return states
 
 
-def net_evals_per_second(evaluator: TorchEvaluator, states: list, seconds: float) -> float:
-    """Evaluations/s of the net alone on batches of len(states) positions (same call path as the search)."""
+def net_evals_per_second(evaluator, states: list, seconds: float) -> float:
+    """Evaluations/s of the evaluator alone on batches of len(states) positions (the search's call path)."""
     obs = np.stack([s.observation() for s in states])
     mask = np.stack([s.legal_mask() for s in states])
     evaluator(obs, mask)
@@ -48,46 +49,53 @@ def net_evals_per_second(evaluator: TorchEvaluator, states: list, seconds: float
     return calls * len(states) / (time.perf_counter() - start)
 
 
-def search_sims_per_second(evaluator: TorchEvaluator, states: list, simulations: int, seconds: float) -> float:
+def search_sims_per_second(evaluator, states: list, config: SearchConfig, seconds: float) -> float:
     """Simulations/s of batched search over len(states) games (one search per game, repeated)."""
     total, start = 0, time.perf_counter()
     rng = np.random.default_rng(0)
     while time.perf_counter() - start < seconds:
-        mcts = BatchedMCTS(evaluator, 7, SearchConfig(simulations=simulations), rng)
+        mcts = BatchedMCTS(evaluator, 7, config, rng)
         mcts.reset(states)
-        mcts.search()
-        total += simulations * len(states)
+        mcts.search(noise=False)
+        total += config.simulations * len(states)
     return total / (time.perf_counter() - start)
 
 
 def main() -> None:
-    """Print one table row per (net, games) and the summary ratio."""
+    """Print one row per (net, games, backend) and the summary ratio."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--simulations", type=int, default=64, help="simulations per search (default 64)")
-    parser.add_argument("--games", type=int, nargs="+", default=[1, 16, 64, 256])
-    parser.add_argument("--nets", nargs="+", default=["resnet-3x32", "resnet-5x64"])
+    parser.add_argument("--games", type=int, nargs="+", default=[1, 16, 64, 128, 256])
+    parser.add_argument("--nets", nargs="+", default=["resnet-4x48", "resnet-3x32", "resnet-5x64"])
+    parser.add_argument("--kind", choices=["puct", "gumbel"], default="puct", help="search kind (default puct)")
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement (default 3)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(1)
     game = make_game("connect_four")
-    rng = np.random.default_rng(0)
-    print(f"connect_four, {args.simulations} simulations per search, torch threads {args.threads}")
-    print(f"{'net':<14}{'games':>6}{'search sims/s':>15}{'net evals/s':>13}{'ratio':>8}")
-    ratios = {}
+    config = SearchConfig(simulations=args.simulations, kind=args.kind)
+    print(f"connect_four, {args.kind} search, {args.simulations} simulations per search, one inference thread")
+    print(
+        f"{'net':<13}{'games':>6}{'backend':>8}{'search sims/s':>15}{'net evals/s':>13}{'ratio':>7}{'onnx/torch':>12}"
+    )
+    speedups = {}
     for preset in args.nets:
         torch.manual_seed(0)
-        evaluator = TorchEvaluator(PolicyValueNet(preset, game.obs_shape, game.num_actions), torch.device("cpu"))
+        net = PolicyValueNet(preset, game.obs_shape, game.num_actions)
+        backends = {"torch": TorchEvaluator(net, torch.device("cpu")), "onnx": OnnxEvaluator(net, threads=1)}
         for games in args.games:
-            states = opening_states(game, games, rng)
-            evals = net_evals_per_second(evaluator, states, args.seconds)
-            sims = search_sims_per_second(evaluator, states, args.simulations, args.seconds)
-            ratios[preset, games] = sims / evals
-            note = "  (naive single-leaf search)" if games == 1 else ""
-            print(f"{preset:<14}{games:>6}{sims:>15,.0f}{evals:>13,.0f}{sims / evals:>8.2f}{note}", flush=True)
-    key = ("resnet-5x64", 64)
-    if key in ratios:
-        print(f"mcts sims/s over net evals/s at 64 games: {ratios[key]:.2f}")
+            states = opening_states(game, games, np.random.default_rng(games))
+            sims = {}
+            for name, evaluator in backends.items():
+                evals = net_evals_per_second(evaluator, states, args.seconds)
+                sims[name] = search_sims_per_second(evaluator, states, config, args.seconds)
+                ratio = f"{sims['onnx'] / sims['torch']:>12.2f}" if name == "onnx" else ""
+                note = "  (single-leaf search)" if games == 1 and name == "torch" else ""
+                print(f"{preset:<13}{games:>6}{name:>8}{sims[name]:>15,.0f}{evals:>13,.0f}{sims[name] / evals:>7.2f}"
+                      f"{ratio}{note}", flush=True)  # fmt: skip
+            speedups[preset, games] = sims["onnx"] / sims["torch"]
+    key = (args.nets[0], 128)
+    if key in speedups:
+        print(f"search sims/s at 128 games, {args.nets[0]}: onnx runtime / torch eager = {speedups[key]:.2f}")
 
 
 if __name__ == "__main__":

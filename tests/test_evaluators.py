@@ -1,0 +1,82 @@
+"""Inference backends: ONNX Runtime gives torch's priors and values, folds BatchNorm, and follows new weights."""
+
+import numpy as np
+import pytest
+import torch
+
+from agents.evaluators import OnnxEvaluator, TorchEvaluator, fold_batchnorm, make_evaluator, onnxruntime_available
+from agents.nets import PolicyValueNet
+from envs import make_game
+from envs.errors import ArenaError
+
+C4 = make_game("connect_four")
+needs_onnx = pytest.mark.skipif(not onnxruntime_available(), reason="onnxruntime is not installed")
+
+
+def trained_looking_net(seed: int = 0) -> PolicyValueNet:
+    """A net whose BatchNorm statistics are far from the identity, so folding them is really tested."""
+    torch.manual_seed(seed)
+    net = PolicyValueNet("resnet-3x32", C4.obs_shape, C4.num_actions)
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.5, 0.5)
+    return net
+
+
+def positions(count: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    states = []
+    for _ in range(count):
+        state = C4.initial_state()
+        for _ in range(int(rng.integers(0, 12))):
+            state = state.apply(int(rng.choice(state.legal_actions())))
+            if state.is_terminal():
+                state = C4.initial_state()
+        states.append(state)
+    return C4.observations(states), np.stack([s.legal_mask() for s in states])
+
+
+def test_folding_batchnorm_keeps_the_outputs_and_leaves_no_batchnorm():
+    net = trained_looking_net().eval()
+    folded = fold_batchnorm(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    obs, _ = positions()
+    with torch.no_grad():
+        for a, b in zip(net(torch.from_numpy(obs)), folded(torch.from_numpy(obs)), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    assert net.training is False and any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+
+
+@needs_onnx
+def test_onnx_gives_the_priors_and_values_of_torch_on_legal_moves_only():
+    net = trained_looking_net()
+    obs, mask = positions()
+    onnx_priors, onnx_values = OnnxEvaluator(net)(obs, mask)
+    torch_priors, torch_values = TorchEvaluator(net, torch.device("cpu"))(obs, mask)
+    np.testing.assert_allclose(onnx_priors, torch_priors, atol=1e-5)
+    np.testing.assert_allclose(onnx_values, torch_values, atol=1e-5)
+    assert (onnx_priors[~mask] == 0).all()
+    np.testing.assert_allclose(onnx_priors.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@needs_onnx
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_refresh_follows_new_weights_and_never_touches_the_training_mode(backend):
+    net = trained_looking_net().train()
+    evaluator = make_evaluator(net, "cpu", backend)
+    obs, mask = positions(4)
+    before = evaluator(obs, mask)[1].copy()
+    net.load_state_dict(trained_looking_net(seed=1).state_dict())
+    np.testing.assert_array_equal(evaluator(obs, mask)[1], before)  # still the old weights until refreshed
+    evaluator.refresh()
+    expected = TorchEvaluator(trained_looking_net(seed=1), torch.device("cpu"))(obs, mask)[1]
+    np.testing.assert_allclose(evaluator(obs, mask)[1], expected, atol=1e-5)
+    assert net.training  # the learner's net stays in training mode throughout
+
+
+def test_a_wrong_backend_is_a_clear_error():
+    with pytest.raises(ArenaError, match="unknown inference backend 'tpu'"):
+        make_evaluator(trained_looking_net(), "cpu", "tpu")
