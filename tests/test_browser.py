@@ -54,9 +54,10 @@ def snap(page, name: str, tmp_path: Path) -> None:
 
 def test_play_watch_and_runs_in_chromium(page, tmp_path):
     page.goto(page.base_url + "?game=connect_four")
+    page.wait_for_selector('#status[data-state="your-move"]')  # the page opens with a game of its own
     page.fill("#opponent", "az:connect_four,sims=100")
     page.click("#new-game")
-    page.wait_for_selector('#status[data-state="your-move"]')
+    page.wait_for_function("play.view.opponent === 'az:connect_four,sims=100' && !play.busy")
     page.fill("#moves", "4 4 5 3")  # from a position typed as a move list
     page.click("#load")
     page.wait_for_function("play.view.plies === 4 && !play.busy")
@@ -83,8 +84,9 @@ def test_play_watch_and_runs_in_chromium(page, tmp_path):
     page.wait_for_function("document.getElementById('t-title').textContent.includes('(finished)')")
     page.wait_for_selector("#rating-plot circle")
     assert page.locator("#ratings tr").count() == 4  # header and three agents
-    assert page.locator("#games li").count() == 12
+    page.wait_for_function("document.querySelectorAll('#games li').length === 12")
     page.click("#games li >> nth=2")
+    page.wait_for_selector('#games li[data-index="2"].active')  # its moves have arrived
     page.click("#r-first")
     page.click("#r-next")
     assert page.inner_text("#replay-text").startswith("1.")

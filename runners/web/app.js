@@ -445,7 +445,7 @@ function ratingPlot(rows, colors) {
 // ---------------------------------------------------------------------------------------------------------------
 // Watch
 
-const watch = { name: null, source: null, games: [], colors: {}, replay: null, frame: 0 };
+const watch = { name: null, source: null, games: [], colors: {}, replay: null, wanted: null, frame: 0, fetching: Promise.resolve() };
 
 async function loadLedgers() {
   try {
@@ -459,8 +459,9 @@ async function loadLedgers() {
 
 function openTournament(name) {
   if (watch.source) watch.source.close();
-  watch.name = name; watch.games = []; watch.colors = {};
-  $("games").replaceChildren();
+  watch.name = name; watch.games = []; watch.colors = {}; watch.replay = null; watch.wanted = null;
+  for (const id of ["games", "replay-board"]) $(id).replaceChildren();
+  for (const id of ["replay-title", "replay-text"]) $(id).textContent = "";
   $("t-title").textContent = name;
   for (const li of $("ledgers").querySelectorAll("li")) li.classList.toggle("active", li.dataset.name === name);
   const source = new EventSource(`/api/tournaments/${encodeURIComponent(name)}/events`);
@@ -506,10 +507,15 @@ async function showReport(report) {
   $("cross").innerHTML = cross.length ? `<tr>${cross[0].map((h, i) => `<th class="${i ? "" : "name"}">${esc(h)}</th>`).join("")}</tr>` +
     cross.slice(1).map((row) => `<tr>${row.map((cell, i) => `<td class="${i === 0 ? "name" : cell === "" ? "self" : ""}">${esc(cell)}</td>`).join("")}</tr>`).join("") : "";
 
-  // the games list grows; fetch only what is new
+  // the games list grows; fetch only what is new, one fetch at a time (events can come faster than replies)
+  watch.fetching = watch.fetching.then(() => fetchGames(report.name));
+  await watch.fetching;
+}
+
+async function fetchGames(name) {
   try {
-    const { games } = await api("GET", `/api/tournaments/${encodeURIComponent(report.name)}/games?since=${watch.games.length}`);
-    if (report.name !== watch.name) return;
+    const { games } = await api("GET", `/api/tournaments/${encodeURIComponent(name)}/games?since=${watch.games.length}`);
+    if (name !== watch.name) return;
     watch.games.push(...games);
     const list = $("games");
     for (const g of games) {
@@ -519,13 +525,15 @@ async function showReport(report) {
       li.onclick = () => openReplay(g.index);
       list.appendChild(li);
     }
-    if (games.length && watch.replay === null) openReplay(watch.games.length - 1);
+    if (games.length && watch.wanted === null) openReplay(watch.games.length - 1); // show something at once
   } catch (e) { showError(e.message); }
 }
 
 async function openReplay(index) {
+  watch.wanted = index;
   try {
     const data = await api("GET", `/api/tournaments/${encodeURIComponent(watch.name)}/games/${index}`);
+    if (watch.wanted !== index) return; // the user asked for another game meanwhile
     watch.replay = data;
     for (const li of $("games").querySelectorAll("li")) li.classList.toggle("active", Number(li.dataset.index) === index);
     const r = data.record;
