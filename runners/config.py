@@ -90,6 +90,11 @@ class RunConfig:
     keep_checkpoints: int = param(3, ge=1)
     """How many recent checkpoints stay on disk."""
 
+    def __post_init__(self) -> None:
+        # the name is joined to runs_dir: `../x` or `a/b` would write somewhere else than runs/<name>
+        if self.name and (self.name in (".", "..") or Path(self.name).name != self.name or "\\" in self.name):
+            raise ValueError(f"run.name {self.name!r} must be one plain folder name (no '/', '..')")
+
 
 @dataclass(frozen=True)
 class DistributedConfig:
@@ -217,19 +222,56 @@ def apply_overrides(config: T, overrides: Sequence[str]) -> T:
     return config
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(
+                    f"{self.name}: duplicate key '{key}' at line {line} (first given at line {seen[key]})"
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: str | Path, *, what: str = "config file") -> Any:
+    """The data of a YAML file, or ConfigError naming the file: missing, not UTF-8, bad syntax, duplicate key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} not found: {path}")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = error.object[: error.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{error.object[error.start]:02x} at line {line})") from None
+    loader = _StrictLoader(text)
+    loader.name = str(path)  # PyYAML would say "<unicode string>" in its messages
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = error.problem or error.context or "syntax error"
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {_first_line(error)}") from None
+    finally:
+        loader.dispose()
+
+
 def load_config(cls: type[T], path: str | Path | None, overrides: Sequence[str] = ()) -> T:
     """Read a YAML file (or none, for the embedded defaults) into `cls`, then apply CLI overrides."""
     data: Any = {}
     source = "defaults"
     if path is not None:
-        path = Path(path)
         source = str(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{path}: not valid YAML: {_first_line(error)}") from None
+        data = read_yaml(path)
+        if data is None:  # an empty file is more likely a mistake than a wish for the defaults
+            raise ConfigError(f"{path} is empty; leave the file out to use the defaults, or give at least its algo")
     config = build_config(cls, data, source=source)
     return apply_overrides(config, overrides)
 
