@@ -677,10 +677,9 @@ class DQNAgent(Agent):
 
 def load_agent(game: Any, path: str) -> DQNAgent:
     """`dqn:<checkpoint | run dir | run/latest>`: a trained DQN policy for `game`."""
-    from runners.checkpoint import load_checkpoint_file, resolve_checkpoint_path
+    from runners.checkpoint import load_newest_checkpoint
 
-    file = resolve_checkpoint_path(path)
-    checkpoint = load_checkpoint_file(file)
+    file, checkpoint = load_newest_checkpoint(path)  # a run dir's truncated newest file falls back to the previous
     if checkpoint.get("algo") != "dqn":
         raise ArenaError(f"{file} is a {checkpoint.get('algo', 'non-DQN')} checkpoint, not a DQN one")
     check_shapes(checkpoint, tuple(game.obs_shape), game.num_actions, str(file))

@@ -725,10 +725,9 @@ class PPOAgent(Agent):
 
 def load_agent(game: Any, path: str, greedy: bool = True, seed: int | None = None) -> PPOAgent:
     """`ppo:<checkpoint | run dir | run/latest>,greedy=false,seed=N`: a trained PPO policy for `game`."""
-    from runners.checkpoint import load_checkpoint_file, resolve_checkpoint_path
+    from runners.checkpoint import load_newest_checkpoint
 
-    file = resolve_checkpoint_path(path)
-    checkpoint = load_checkpoint_file(file)
+    file, checkpoint = load_newest_checkpoint(path)  # a run dir's truncated newest file falls back to the previous
     if checkpoint.get("algo") != "ppo":
         raise ArenaError(f"{file} is a {checkpoint.get('algo', 'non-PPO')} checkpoint, not a PPO one")
     check_shapes(checkpoint, tuple(game.obs_shape), game.num_actions, str(file))

@@ -2,8 +2,9 @@
 
 A save writes `ckpt-<step>.pt.tmp`, fsyncs it, renames it over `ckpt-<step>.pt` (atomic on POSIX), fsyncs the
 folder, then moves the `latest` pointer the same way. A process killed at any point leaves the previous
-checkpoint and pointer intact. On load, a truncated or foreign file is named in a warning and the next older
-good checkpoint is used; if none is good, the error names every file it tried.
+checkpoint and pointer intact. On load (`CheckpointManager.load_latest` for a resume, `load_newest_checkpoint`
+for an agent from a run dir), a truncated or foreign file is named in a warning and the next older good
+checkpoint is used; if none is good, the error names every file it tried.
 """
 
 from __future__ import annotations
@@ -128,23 +129,51 @@ class CheckpointManager:
 
     def load_latest(self) -> dict[str, Any] | None:
         """The newest loadable checkpoint (skipping, with a warning, any that is corrupt), or None if none exist."""
-        candidates = sorted_checkpoints(self.folder)[::-1]
-        pointed = self.latest_path()
-        if pointed is not None and pointed in candidates:
+        candidates = _newest_first(self.folder)
+        return _load_first_good(candidates, self.folder)[1] if candidates else None
+
+
+def load_newest_checkpoint(path: str | Path) -> tuple[Path, dict[str, Any]]:
+    """(file, payload) of the newest loadable checkpoint that `path` names; the loader of every trained agent.
+
+    `path` is a checkpoint file (loaded as it is: you asked for that file), or a run dir, its `checkpoints/`
+    folder or a `latest` pointer: then a truncated or foreign newest file is skipped with a warning naming it,
+    and the previous good one is used. CheckpointError if there is none, naming every file tried.
+    """
+    path = Path(path)
+    if path.is_dir():
+        folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path
+    elif path.name == "latest":
+        folder = path.parent if path.is_file() else path.parent / "checkpoints"
+    else:
+        return path, load_checkpoint_file(path)
+    candidates = _newest_first(folder)
+    if not candidates:
+        raise CheckpointError(f"no checkpoint in {folder}")
+    return _load_first_good(candidates, folder)
+
+
+def _newest_first(folder: Path) -> list[Path]:
+    """The folder's checkpoint files newest first, the one `latest` names leading."""
+    candidates = sorted_checkpoints(folder)[::-1]
+    pointer = folder / "latest"
+    if pointer.is_file():
+        pointed = folder / pointer.read_text().strip()
+        if pointed in candidates:
             candidates.remove(pointed)
             candidates.insert(0, pointed)
-        if not candidates:
-            return None
-        failures = []
-        for path in candidates:
-            try:
-                payload = load_checkpoint_file(path)
-            except CheckpointError as error:
-                failures.append(str(error))
-                warnings.warn(f"{error}; trying the previous checkpoint", stacklevel=2)
-                continue
-            return payload
-        raise CheckpointError("no loadable checkpoint in " + f"{self.folder}: " + "; ".join(failures))
+    return candidates
+
+
+def _load_first_good(candidates: list[Path], folder: Path) -> tuple[Path, dict[str, Any]]:
+    failures = []
+    for path in candidates:
+        try:
+            return path, load_checkpoint_file(path)
+        except CheckpointError as error:
+            failures.append(str(error))
+            warnings.warn(f"{error}; trying the previous checkpoint", stacklevel=3)
+    raise CheckpointError(f"no loadable checkpoint in {folder}: " + "; ".join(failures))
 
 
 # ---------------------------------------------------------------------------------------------------------------

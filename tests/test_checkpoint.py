@@ -151,3 +151,20 @@ def test_sigkill_while_writing_leaves_the_previous_checkpoint_loadable(tmp_path)
     payload = CheckpointManager(tmp_path).load_latest()  # ...and ignored
     assert payload["step"] == 1
     assert torch.equal(payload["weights"], torch.full((1000,), 1.0))
+
+
+def test_an_agent_from_a_run_dir_falls_back_past_a_truncated_newest_checkpoint(tmp_path):
+    from runners.checkpoint import load_newest_checkpoint
+
+    manager = CheckpointManager(tmp_path / "run" / "checkpoints", keep=3)
+    good = manager.save({"x": torch.arange(1000)}, 1)
+    newest = manager.save({"x": torch.arange(1000) * 2}, 2)
+    newest.write_bytes(newest.read_bytes()[:500])
+    for named in (tmp_path / "run", tmp_path / "run" / "checkpoints", tmp_path / "run" / "latest"):
+        with pytest.warns(UserWarning, match=rf"checkpoint {newest} is unreadable.*trying the previous checkpoint"):
+            file, payload = load_newest_checkpoint(named)
+        assert file == good and payload["step"] == 1
+    with pytest.raises(CheckpointError, match=rf"checkpoint {newest} is unreadable"):  # a file named outright
+        load_newest_checkpoint(newest)
+    with pytest.raises(CheckpointError, match=r"no checkpoint in .*empty"):
+        load_newest_checkpoint((tmp_path / "empty").mkdir() or tmp_path / "empty")
