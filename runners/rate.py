@@ -13,12 +13,12 @@ import argparse
 import json
 import re
 import sys
+import warnings
 from pathlib import Path
 
-import yaml
-
 from envs.errors import ArenaError
-from runners.checkpoint import sorted_checkpoints
+from runners.checkpoint import CheckpointError, load_checkpoint_file, sorted_checkpoints
+from runners.config import read_yaml
 
 _STEP = re.compile(r"ckpt-(\d+)\.pt$")
 
@@ -30,7 +30,9 @@ def run_game_and_kind(run_dir: Path) -> tuple[str, str]:
     saved = run_dir / "config.yaml"
     if not saved.is_file():
         raise ArenaError(f"{run_dir} has no config.yaml (is it a run dir?)")
-    config = yaml.safe_load(saved.read_text())
+    config = read_yaml(saved)
+    if not isinstance(config, dict) or not config.get("algo"):
+        raise ArenaError(f"{saved} is {'empty' if not config else 'not a run config (no algo)'}")
     algo = config.get("algo")
     if algo == "az":
         return config["game"], "az"
@@ -42,10 +44,25 @@ def run_game_and_kind(run_dir: Path) -> tuple[str, str]:
 
 
 def checkpoint_specs(run_dir: Path, kind: str, extra: str, every: int) -> dict[int, str]:
-    """step -> agent spec for each kept checkpoint (every `every`-th, and always the last)."""
+    """step -> agent spec for each kept checkpoint that loads (every `every`-th, and always the last).
+
+    A truncated or foreign checkpoint is skipped with a warning naming it, so one bad file of many still leaves
+    a curve.
+    """
     files = sorted_checkpoints(run_dir / "checkpoints")
     if not files:
         raise ArenaError(f"no checkpoints in {run_dir / 'checkpoints'}")
+    good = []
+    for path in files:
+        try:
+            load_checkpoint_file(path)
+        except CheckpointError as error:
+            warnings.warn(f"{error}; skipping it", stacklevel=2)
+            continue
+        good.append(path)
+    if not good:
+        raise ArenaError(f"no loadable checkpoint in {run_dir / 'checkpoints'}: every one is corrupt")
+    files = good
     chosen = files[::every]
     if files[-1] not in chosen:
         chosen.append(files[-1])
@@ -73,6 +90,9 @@ def main(args: argparse.Namespace) -> int:
     from envs import make_game
     from runners.tournament import Ledger, play_schedule, print_report, ratings_rows, schedule, standings
 
+    for option in ("games", "every", "workers"):
+        if getattr(args, option) < 1:
+            raise ArenaError(f"--{option} must be at least 1, got {getattr(args, option)}")
     game_name, kind = run_game_and_kind(args.run_dir)
     game = make_game(game_name)
     specs = checkpoint_specs(args.run_dir, kind, "" if kind != "az" else args.agent_options, args.every)
@@ -125,16 +145,19 @@ def plot_curve(curve: list[tuple[int, float, float]], field: dict[str, float], p
 def log_curve(run_dir: Path, curve: list[tuple[int, float, float]]) -> None:
     """Append `rate/elo` at each checkpoint's step to the run's metrics.jsonl and its W&B run (same id)."""
     from runners.config import TrackingConfig
-    from runners.tracking import Tracker
+    from runners.tracking import Tracker, read_records
 
-    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    config = read_yaml(run_dir / "config.yaml")
     mode = config.get("tracking", {}).get("mode", "offline")
     id_file = run_dir / "wandb_id"
+    # an offline W&B run cannot be appended to: a new offline dir of the same id holds the run's whole history
+    history = read_records(run_dir / "metrics.jsonl") if mode == "offline" else None
     tracker = Tracker(
         run_dir,
         TrackingConfig(mode=mode if id_file.is_file() else "disabled"),
         run_name=run_dir.name,
         wandb_id=id_file.read_text().strip() if id_file.is_file() else None,
+        history=history,
     )
     with tracker:
         for step, elo, ci in curve:

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from envs.errors import ArenaError
 from runners.config import ConfigError
+from runners.progress import ProgressBar
 
 TAG_SAMPLES, TAG_WEIGHTS, TAG_STOP, TAG_BYE, TAG_STOP_REQUEST = 31, 32, 33, 34, 35
 
@@ -133,6 +134,12 @@ def roles(algo: str) -> tuple[Any, Any]:
     raise ConfigError(f"arena selfplay runs algo az, ppo or dqn; got '{algo}'")
 
 
+def total_steps(config: Any) -> int:
+    """The run's length in the unit its learner logs at: AlphaZero updates, PPO and DQN env steps."""
+    section = {"az": "learn", "ppo": "ppo", "dqn": "dqn"}[config.algo]
+    return int(getattr(config, section).total_steps)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Learner ranks
 
@@ -184,6 +191,10 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
         published += 1
 
     publish()
+    # under mpirun stderr is a pipe or a file: plain progress lines from learner 0, never a bar
+    bar = ProgressBar(total_steps(config), f"{config.algo} learner", enabled=False, completed=role.log_step)
+    if rank == 0:
+        bar.__enter__()
     dropped = received = 0
     lag_sum = lag_count = lag_max = 0  # weight versions between the one that made a message and the newest
     most_queued = 0  # the most messages waiting at one drain
@@ -220,6 +231,8 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
             break
         if ready:
             step = role.update(average_gradients if learners > 1 else None)
+            if rank == 0:
+                bar.update(completed=role.log_step, actors=len(actor_rates), version=version)
             if step % role.publish_every == 0:
                 version += 1
                 if learners > 1:
@@ -245,6 +258,8 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
                 lag_sum = lag_count = lag_max = most_queued = 0
         elif not arrived:
             time.sleep(0.002)
+    if rank == 0:
+        bar.__exit__(None, None, None)
     for a in actors:  # with the count of weight messages, which each actor must receive before it may exit
         comm.send({"weights_sent": published}, dest=a, tag=TAG_STOP)
     waiting = set(actors)
@@ -368,23 +383,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """One process: the same as `arena train`; under mpirun: learner and actor ranks."""
-    from runners.config import load_config
-    from runners.train import algorithm_of, algorithms, split_positionals
+    from runners.config import apply_overrides, load_config
+    from runners.run import read_run_config
+    from runners.train import algorithm_of, algorithms, check_config, resumed_algorithm, split_positionals
 
     path, overrides = split_positionals(args.items)
-    algo = algorithm_of(args.resume / "config.yaml" if args.resume else path, overrides, "az")
+    algo = resumed_algorithm(args.resume) if args.resume else algorithm_of(path, overrides, "az")
     table = algorithms()
     if algo not in table:
         raise ConfigError(f"unknown algo '{algo}'; valid: {', '.join(table)}")
+    config_type = table[algo][0]
     comm = mpi_world()
     if comm is None or comm.Get_size() == 1:
         from runners.train import main as train_main
 
+        if args.resume:
+            config = apply_overrides(read_run_config(args.resume, config_type), overrides)
+        else:
+            config = load_config(config_type, path, overrides)
+        if config.distributed.learners > 1:  # one process is one learner: refuse rather than ignore the setting
+            check_ranks(config, 1)
         return train_main(argparse.Namespace(items=args.items, algo=algo, resume=args.resume, list_keys=False))
-    config_type = table[algo][0]
     try:
-        config = None if args.resume else load_config(config_type, path, overrides)  # checked before any work
-        return _distributed(config_type, config, args, overrides, comm)
+        if args.resume:  # checked before any work, on every rank alike
+            config = apply_overrides(read_run_config(args.resume, config_type), overrides)
+        else:
+            config = load_config(config_type, path, overrides)
+        check_config(config)
+        return _distributed(config_type, None if args.resume else config, args, overrides, comm)
     except ArenaError as error:
         print(f"arena selfplay (rank {comm.Get_rank()}): error: {error}", file=sys.stderr, flush=True)
         comm.Abort(2)
@@ -435,6 +461,8 @@ def _distributed(config_type: type, config: Any, args: argparse.Namespace, overr
             f"run dir: {run.path} ({learners} learner(s), {size - learners} actor(s), {threads} thread(s) each)",
             file=sys.stderr,
         )
+        if run.resumed_step is not None:
+            print(f"resumed from step {run.resumed_step}", file=sys.stderr)
     with run:
         if is_learner:
             result = learner_loop(config, run, comm, learner_comm, stop)

@@ -6,6 +6,13 @@ figures to it without blocking, and they arrive under `rank<r>/<key>`.
 
 Every record carries `step`; W&B plots against it (`define_metric`), so a resumed run appends to the same
 W&B run without tripping W&B's own monotonic step counter.
+
+Resuming: W&B cannot resume an offline run. A second `wandb.init` with the same id writes a new
+`offline-run-*` dir whose history starts again at `_step` 0, and syncing it replaces what the first one
+uploaded. So a resumed offline run replays the kept history (`metrics.jsonl` up to the checkpoint, see
+`Run.resume`) into its new dir first, and the dirs it supersedes move to `wandb/superseded/`: the one
+`offline-run-*` dir left holds the whole run, each step once. An online run resumes on W&B's side (its
+history is on the server), so only the steps W&B already has are not sent again.
 """
 
 from __future__ import annotations
@@ -39,7 +46,11 @@ class Tracker:
         wandb_id: str | None = None,
         comm: Any = None,
         designated_rank: int = 0,
+        history: Sequence[Mapping[str, Any]] | None = None,
+        sent_until: int | None = None,
     ) -> None:
+        """`history`: records of an earlier part of this run (from metrics.jsonl) that a resumed offline W&B run
+        must hold too; `sent_until`: the highest step the earlier part sent to W&B (online runs skip up to it)."""
         self.run_dir = Path(run_dir)
         self.config = config
         self.comm = comm
@@ -55,9 +66,16 @@ class Tracker:
             return
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._metrics = open(self.run_dir / "metrics.jsonl", "a", buffering=1)  # noqa: SIM115 (lives with self)
+        self._skip_until = -1  # W&B already holds the steps up to this one (an online resume)
         if config.mode != "disabled":
+            if config.mode == "offline" and history is not None:
+                supersede_offline_runs(self.run_dir)
             self._wandb = _start_wandb(self.run_dir, config, run_name, config_dict or {}, wandb_id)
             self.wandb_id = self._wandb.id
+            if config.mode == "offline" and history is not None:
+                self._replay(history)
+            elif config.mode == "online" and sent_until is not None:
+                self._skip_until = sent_until
 
     # -- logging ------------------------------------------------------------------------------------------------
 
@@ -149,8 +167,25 @@ class Tracker:
     def _write(self, scalars: Mapping[str, Any], step: int, extra: Mapping[str, Any] | None = None) -> None:
         record = {"step": step, "time": round(time.time(), 3), **scalars}
         self._metrics.write(json.dumps(record) + "\n")
-        if self._wandb:
+        if self._wandb and step > self._skip_until:
             self._wandb.log({**scalars, **(extra or {}), "step": step})
+
+    def _replay(self, history: Sequence[Mapping[str, Any]]) -> None:
+        """Log an earlier part of the run into W&B again (scalars; tables; images whose file is still there)."""
+        wandb = self._wandb_module()
+        for record in history:
+            if "step" not in record:
+                continue
+            step = int(record["step"])
+            if "table" in record:
+                table = wandb.Table(columns=list(record["columns"]), data=[list(r) for r in record["rows"]])
+                self._wandb.log({record["table"]: table, "step": step})
+            elif "image" in record:
+                if Path(record["path"]).is_file():
+                    self._wandb.log({record["image"]: wandb.Image(str(record["path"])), "step": step})
+            else:
+                scalars = {k: v for k, v in record.items() if k not in ("step", "time")}
+                self._wandb.log({**scalars, "step": step})
 
     def _wandb_module(self) -> Any:
         import wandb
@@ -182,6 +217,33 @@ class Tracker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl file (a half-written last line, from a kill mid-write, is left out)."""
+    if not Path(path).is_file():
+        return []
+    records = []
+    for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def supersede_offline_runs(run_dir: Path) -> list[Path]:
+    """Move the run's earlier `wandb/offline-run-*` dirs to `wandb/superseded/` (a new one will hold it all)."""
+    folder = Path(run_dir) / "wandb"
+    moved = []
+    for old in sorted(folder.glob("offline-run-*")):
+        target = folder / "superseded" / old.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        old.replace(target)
+        moved.append(target)
+    return moved
 
 
 def wandb_environment(run_dir: Path) -> dict[str, str]:

@@ -13,9 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from runners.config import ConfigError, describe_config, load_config
+from envs.errors import ArenaError
+from runners.config import ConfigError, describe_config, load_config, read_yaml
 
 DEFAULT_ALGO = "ppo"
 """What `arena train` trains with no config file: PPO on CartPole-v1 with its embedded defaults."""
@@ -38,13 +37,65 @@ def algorithm_of(path: Path | None, overrides: list[str], fallback: str = DEFAUL
         if item.startswith("algo="):
             return item.split("=", 1)[1]
     if path is not None and path.is_file():
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError:
-            data = None  # load_config reports the YAML error with its position
+        data = read_yaml(path)
         if isinstance(data, dict) and "algo" in data:
             return str(data["algo"])
     return fallback
+
+
+def resumed_algorithm(run_dir: Path) -> str:
+    """The `algo` of a run dir's saved config; ConfigError if the file is missing, malformed or names none."""
+    saved = run_dir / "config.yaml"
+    if not saved.is_file():
+        raise ConfigError(f"cannot resume {run_dir}: no config.yaml there (is it a run dir?)")
+    data = read_yaml(saved)
+    if not isinstance(data, dict) or not data.get("algo"):
+        what = "empty" if not data else ("not a mapping of keys" if not isinstance(data, dict) else "without 'algo'")
+        raise ConfigError(f"cannot resume {run_dir}: {saved} is {what}")
+    return str(data["algo"])
+
+
+def choose_algorithm(path: Path | None, overrides: list[str], requested: str | None, fallback: str) -> str:
+    """The algorithm to run: `--algo` must agree with what the config file (or an override) says."""
+    named = algorithm_of(path, overrides, fallback="")
+    if requested and named and requested != named:
+        where = "the override" if any(o.startswith("algo=") for o in overrides) else str(path)
+        raise ConfigError(f"--algo {requested} contradicts algo {named} in {where}; drop one of them")
+    return requested or named or fallback
+
+
+def check_config(config: Any) -> None:
+    """What a config's types cannot catch (an unknown game, net preset, env id, opponent), before any run dir exists."""
+    from agents import make_agent
+    from agents.nets import PRESETS, is_recurrent
+    from envs import make_game
+
+    game_name = getattr(config, "game", None)
+    game = None
+    if isinstance(game_name, str):
+        try:
+            game = make_game(game_name)
+        except ArenaError as error:
+            raise ConfigError(f"game: {error}") from None
+    net = getattr(config, "net", None)
+    key, preset = ("net", net) if isinstance(net, str) else ("net.preset", getattr(net, "preset", None))
+    if preset is not None and preset not in PRESETS:
+        raise ConfigError(f"{key}: unknown network preset {preset!r}; valid: {', '.join(PRESETS)}")
+    if getattr(config, "algo", None) == "dqn" and preset is not None and is_recurrent(preset):
+        raise ConfigError(f"{key}: {preset!r} is recurrent; DQN here takes feed-forward presets")
+    env = getattr(config, "env", None)
+    if env is not None and hasattr(env, "id"):
+        from agents.rl_envs import make_env
+
+        try:
+            make_env(env).close()
+        except ArenaError as error:
+            raise ConfigError(f"env: {error}") from None
+    for spec in getattr(getattr(config, "eval", None), "opponents", ()) if game is not None else ():
+        try:
+            make_agent(spec, game)
+        except ArenaError as error:
+            raise ConfigError(f"eval.opponents: {error}") from None
 
 
 def split_positionals(items: list[str]) -> tuple[Path | None, list[str]]:
@@ -78,16 +129,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Build (or reopen) the run and train."""
-    from runners.run import Run
+    from runners.config import apply_overrides
+    from runners.run import Run, read_run_config
 
     path, overrides = split_positionals(args.items)
     if args.resume is not None:
         if path is not None:
             raise ConfigError("--resume takes its config from the run dir; give overrides only")
-        saved = args.resume / "config.yaml"
-        name = algorithm_of(saved, [])
+        name = resumed_algorithm(args.resume)
+        if args.algo and args.algo != name:
+            raise ConfigError(f"--algo {args.algo} contradicts algo {name} of {args.resume / 'config.yaml'}")
     else:
-        name = algorithm_of(path, overrides, args.algo or DEFAULT_ALGO)
+        name = choose_algorithm(path, overrides, args.algo, DEFAULT_ALGO)
     table = algorithms()
     if name not in table:
         raise ConfigError(f"unknown algo '{name}'; valid: {', '.join(table)}")
@@ -96,13 +149,18 @@ def main(args: argparse.Namespace) -> int:
         print("\n".join(describe_config(config_type)))
         return 0
     if args.resume is not None:
+        check_config(apply_overrides(read_run_config(args.resume, config_type), overrides))
         run = Run.resume(args.resume, config_type, overrides)
     else:
-        run = Run.create(load_config(config_type, path, overrides))
+        config = load_config(config_type, path, overrides)
+        check_config(config)
+        run = Run.create(config)
     # SIGTERM (a scheduler's kill) goes the same clean way as Ctrl-C: the loop writes a checkpoint first
     signal.signal(signal.SIGTERM, _interrupt)
     with run:
         print(f"run dir: {run.path}", file=sys.stderr)
+        if run.resumed_step is not None:
+            print(f"resumed from step {run.resumed_step}", file=sys.stderr)
         try:
             result = train_fn(run.config, run)
         except KeyboardInterrupt:

@@ -3,9 +3,11 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,21 +42,130 @@ def records(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_resumed_run_continues_its_counter_and_the_same_offline_wandb_run(tmp_path):
-    config = load_config(CounterConfig, None, [f"run.runs_dir={tmp_path}", "run.name=c", "tracking.mode=offline"])
-    with Run.create(config) as run:
-        first_id = run.tracker.wandb_id
-        count(run, until=7)  # "killed" after step 7: the last checkpoint is step 5
-    assert first_id and (tmp_path / "c" / "wandb_id").read_text() == first_id
+def wandb_history(offline_dir: Path) -> list[dict]:
+    """The history rows a W&B offline run dir holds, read from its `.wandb` log (what `wandb sync` uploads).
+
+    The file is W&B's record log: a 7-byte header, then 32 KiB blocks of chunks (crc32, length, type), each
+    record a protobuf `Record`, split over chunks when long (types: 1 whole, 2 first, 3 middle, 4 last).
+    """
+    import struct
+
+    from wandb.proto import wandb_internal_pb2
+
+    (log,) = offline_dir.glob("*.wandb")
+    data = log.read_bytes()
+    assert data[:4] == b":W&B"
+    rows, pos, pending = [], 7, b""
+    while pos + 7 <= len(data):
+        left = 32768 - pos % 32768
+        if left < 7:
+            pos += left
+            continue
+        _, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        if kind == 0:  # padding to the block's end
+            pos += left
+            continue
+        chunk, pos = data[pos + 7 : pos + 7 + length], pos + 7 + length
+        pending = chunk if kind in (1, 2) else pending + chunk
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            if record.WhichOneof("record_type") == "history":
+                rows.append(
+                    {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item}
+                )
+    return rows
+
+
+KILLED_COUNTER = textwrap.dedent(
+    """
+    import sys, time
+    from runners.config import load_config
+    from runners.run import Run
+    from tests.test_tracking import CounterConfig
+
+    config = load_config(CounterConfig, None, [f"run.runs_dir={sys.argv[1]}", "run.name=c", "tracking.mode=offline"])
+    run = Run.create(config)
+    for step in range(1, 1000):
+        run.log({"train/value": float(step) ** 0.5}, step=step)
+        if step % 5 == 0:
+            run.save({"counter": step}, step)
+        print(step, flush=True)
+        time.sleep(0.05 if step < 7 else 60)  # the parent kills it at step 7, two steps past its checkpoint
+    """
+)
+
+
+def test_a_resumed_run_records_each_step_once_in_metrics_and_in_its_offline_wandb_run(tmp_path):
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).parents[1])}
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_COUNTER, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # so the kill takes W&B's service process too, as a scheduler's kill would
+    )
+    try:
+        while child.stdout.readline().strip() != "7":
+            assert child.poll() is None, "the counter died before step 7"
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    first_id = (tmp_path / "c" / "wandb_id").read_text()
+    assert [r["step"] for r in records(tmp_path / "c")] == list(range(1, 8))
 
     with Run.resume(tmp_path / "c", CounterConfig) as resumed:
-        assert resumed.tracker.wandb_id == first_id
+        assert resumed.tracker.wandb_id == first_id and resumed.resumed_step == 5
         count(resumed, until=10)
     steps = [r["step"] for r in records(tmp_path / "c")]
-    assert steps == [1, 2, 3, 4, 5, 6, 7, 6, 7, 8, 9, 10]  # steps 6-7 replayed from the checkpoint at 5
-    offline_runs = list((tmp_path / "c" / "wandb").glob("offline-run-*"))
-    # wandb names a second dir of the same second `...-<id>-1`: the id is what marks the same run
-    assert len(offline_runs) == 2 and all(first_id in p.name for p in offline_runs)
+    assert steps == list(range(1, 11))  # steps 6-7 were logged again after the resume, and are there once
+    # W&B cannot resume offline: a second dir of the same id would replace the first one's history on sync.
+    # The one dir left to sync holds the whole run; the first moved aside.
+    offline_dirs = list((tmp_path / "c" / "wandb").glob("offline-run-*"))
+    assert len(offline_dirs) == 1, offline_dirs
+    offline = offline_dirs[0]
+    assert first_id in offline.name
+    assert [p.name for p in (tmp_path / "c" / "wandb" / "superseded").iterdir()] != []
+    history = wandb_history(offline)
+    deadline = time.monotonic() + 30
+    while len(history) < 10 and time.monotonic() < deadline:  # W&B's service may still be writing its log
+        time.sleep(0.2)
+        history = wandb_history(offline)
+    assert [row["step"] for row in history] == list(range(1, 11))
+    assert [row["_step"] for row in history] == list(range(10))
+    assert history[8]["train/value"] == pytest.approx(9**0.5)
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_clean(tmp_path):
+    config = load_config(CounterConfig, None, [f"run.runs_dir={tmp_path}", "run.name=k", "tracking.mode=disabled"])
+    with Run.create(config) as run:
+        count(run, until=4)  # no checkpoint yet (every 5 steps)
+    with pytest.warns(UserWarning, match=r"no checkpoint in .*k/checkpoints: starting .*k again from step 0"):
+        resumed = Run.resume(tmp_path / "k", CounterConfig)
+    with resumed:
+        assert resumed.resumed_step is None and resumed.restore() is None
+        count(resumed, until=6)
+    assert [r["step"] for r in records(tmp_path / "k")] == [1, 2, 3, 4, 5, 6]
+
+
+def test_an_online_resume_sends_w_and_b_only_the_steps_it_does_not_have(tmp_path):
+    from runners.tracking import Tracker
+
+    class FakeWandb:
+        def __init__(self) -> None:
+            self.logged: list[int] = []
+
+        def log(self, row: dict) -> None:
+            self.logged.append(row["step"])
+
+    tracker = Tracker(tmp_path, TrackingConfig(mode="disabled"), run_name="o")
+    tracker._wandb, tracker._skip_until = FakeWandb(), 7  # what an online resume after step 7 sets up
+    for step in range(6, 10):
+        tracker.log({"x": 1.0}, step)
+    assert tracker._wandb.logged == [8, 9]
+    tracker._wandb = None
+    tracker.close()
+    assert [r["step"] for r in records(tmp_path)] == [6, 7, 8, 9]
 
 
 def test_a_new_run_refuses_to_overwrite_one_with_checkpoints(tmp_path):
