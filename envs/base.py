@@ -66,7 +66,7 @@ class State:
         except (ArenaError, TypeError, ValueError, IndexError):
             text = ""
         legal = " ".join(self.game.action_to_text(a) for a in self.legal_actions()) or "none (game over)"
-        return IllegalActionError(f"illegal move {action}{text} in {self.game.name}: {why}; legal: {legal}")
+        return IllegalActionError(f"illegal move {action}{text} in {self.game.name}: {why}; legal: {legal}", why)
 
     def __repr__(self) -> str:
         moves = self.game.moves_to_text(self.moves)

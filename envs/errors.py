@@ -6,4 +6,8 @@ class ArenaError(Exception):
 
 
 class IllegalActionError(ArenaError, ValueError):
-    """An action that the rules do not allow in this state."""
+    """An action that the rules do not allow in this state; `reason` says why in a few words."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message

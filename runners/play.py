@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from envs.errors import ArenaError
+from envs.errors import ArenaError, IllegalActionError
 
 
 def agent_value(agent: Any, state: Any) -> float | None:
@@ -72,8 +72,10 @@ def play_session(
             if len(actions) != 1:
                 raise ArenaError(f"type one move, not {len(actions)}")
             history.append(state.apply(actions[0]))
+        except IllegalActionError as error:  # its own message holds the 0-based index and the legal list
+            write(f"{text} is not legal here ({error.reason}); legal moves: {legal}")
         except ArenaError as error:
-            write(f"not a legal move here ({error}); legal moves: {legal}")
+            write(f"not a move here ({error}); legal moves: {legal}")
     final = history[-1]
     write("")
     write(str(final))

@@ -191,8 +191,11 @@ def play_pairing(game: Any, cache: AgentCache, pairing: Pairing) -> GameRecord:
     """Play one scheduled game and describe it for the ledger."""
     start = time.perf_counter()
     state, moves = play_game(game, cache[pairing.first], cache[pairing.second], pairing.opening, pairing.seed)
-    first_return = float(state.returns()[0])
-    score = (first_return + 1) / 2
+    return _record(game, pairing, state, moves, round(time.perf_counter() - start, 4))
+
+
+def _record(game: Any, pairing: Pairing, final: Any, moves: list[int], seconds: float) -> GameRecord:
+    score = (float(final.returns()[0]) + 1) / 2
     result = {1.0: "1-0", 0.0: "0-1"}.get(score, "1/2-1/2")
     return GameRecord(
         id=pairing.id,
@@ -205,7 +208,7 @@ def play_pairing(game: Any, cache: AgentCache, pairing: Pairing) -> GameRecord:
         score=score,
         plies=len(pairing.opening) + len(moves),
         seed=pairing.seed,
-        seconds=round(time.perf_counter() - start, 4),
+        seconds=seconds,
     )
 
 
@@ -276,12 +279,61 @@ def play_schedule(
             bar.update(1)
 
 
+def play_lockstep(game: Any, cache: AgentCache, pairings: Sequence[Pairing]) -> list[GameRecord]:
+    """Play many scheduled games at once: an agent that searches in batches (`act_batch`) moves in every game
+    where it is to move with one call, so a net's search evaluates a leaf of each game per network call.
+
+    Each agent is reset once, with the first pairing's seed, rather than before each game as `play_pairing`
+    does: the games are interleaved. The results are deterministic for a given schedule all the same.
+    """
+    start = time.perf_counter()
+    states = [game.state_from_moves(list(p.opening)) for p in pairings]
+    moves: list[list[int]] = [[] for _ in pairings]
+    for index, spec in enumerate(dict.fromkeys(s for p in pairings for s in (p.first, p.second))):
+        cache[spec].reset(pairings[0].seed + index)
+    active = [i for i, state in enumerate(states) if not state.is_terminal()]
+    while active:
+        to_move: dict[str, list[int]] = {}
+        for i in active:
+            pairing = pairings[i]
+            to_move.setdefault(pairing.second if states[i].current_player() else pairing.first, []).append(i)
+        for spec, games in to_move.items():
+            agent = cache[spec]
+            if hasattr(agent, "act_batch"):
+                actions = [int(a) for a in agent.act_batch([states[i] for i in games])]
+            else:
+                actions = [int(agent.act(states[i])) for i in games]
+            for i, action in zip(games, actions, strict=True):
+                try:
+                    states[i] = states[i].apply(action)
+                except ArenaError as error:
+                    raise ArenaError(f"agent {agent.name} played an illegal move: {error}") from None
+                moves[i].append(action)
+        active = [i for i in active if not states[i].is_terminal()]
+    seconds = round((time.perf_counter() - start) / max(len(pairings), 1), 4)
+    return [_record(game, p, s, m, seconds) for p, s, m in zip(pairings, states, moves, strict=True)]
+
+
+LOCKSTEP_GAMES = 50
+"""Games a process plays at once when an agent searches in batches (each chunk is written to the ledger)."""
+
+
+def _batched(game: Any, cache: AgentCache, todo: Sequence[Pairing]) -> bool:
+    return any(hasattr(cache[spec], "act_batch") for spec in {s for p in todo for s in (p.first, p.second)})
+
+
 def _play_local(game_name: str, options: dict, todo: list[Pairing], workers: int) -> Iterable[GameRecord]:
     from envs import make_game
 
+    game = make_game(game_name, **options)
+    cache = AgentCache(game)
+    lockstep = bool(todo) and _batched(game, cache, todo)
+    chunks = [todo[i : i + LOCKSTEP_GAMES] for i in range(0, len(todo), LOCKSTEP_GAMES)] if lockstep else []
     if workers <= 1 or len(todo) < 2:
-        game = make_game(game_name, **options)
-        cache = AgentCache(game)
+        if lockstep:
+            for chunk in chunks:
+                yield from play_lockstep(game, cache, chunk)
+            return
         for pairing in todo:
             yield play_pairing(game, cache, pairing)
         return
@@ -290,7 +342,11 @@ def _play_local(game_name: str, options: dict, todo: list[Pairing], workers: int
     # spawn, not fork: torch and threads in the parent do not survive a fork cleanly
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, initializer=_worker_init, initargs=(game_name, options)) as pool:
-        yield from pool.imap_unordered(_worker_play, todo)
+        if lockstep:
+            for records in pool.imap_unordered(_worker_play_lockstep, chunks):
+                yield from records
+        else:
+            yield from pool.imap_unordered(_worker_play, todo)
 
 
 _WORKER: dict[str, Any] = {}
@@ -308,6 +364,10 @@ def _worker_init(game_name: str, options: dict) -> None:
 
 def _worker_play(pairing: Pairing) -> GameRecord:
     return play_pairing(_WORKER["game"], _WORKER["cache"], pairing)
+
+
+def _worker_play_lockstep(pairings: list[Pairing]) -> list[GameRecord]:
+    return play_lockstep(_WORKER["game"], _WORKER["cache"], pairings)
 
 
 def _mpi_world() -> Any:
@@ -572,9 +632,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_anchor(text: str, players: Sequence[str]) -> tuple[str | None, float]:
     """`NAME=ELO` -> (name, elo); the default `random=0` falls back to the first player when random is absent."""
-    name, _, value = text.partition("=")
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise ArenaError(f"--anchor expects NAME=ELO, e.g. {name or 'random'}=0; got {text!r}")
     try:
-        elo = float(value) if value else 0.0
+        elo = float(value)
     except ValueError:
         raise ArenaError(f"--anchor expects NAME=ELO, got {text!r}") from None
     if name not in players:
@@ -601,6 +663,9 @@ def main(args: argparse.Namespace) -> int:
     """Schedule, play what is not in the ledger yet, rate, report."""
     from envs import make_game
 
+    for option, least in (("games", 1), ("workers", 1), ("opening_plies", 0)):
+        if getattr(args, option) < least:
+            raise ArenaError(f"--{option.replace('_', '-')} must be at least {least}, got {getattr(args, option)}")
     options = parse_game_options(args.game_option)
     game = make_game(args.game, **options)
     agents = list(args.agents)

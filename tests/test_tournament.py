@@ -104,7 +104,10 @@ def test_human_play_answers_bad_input_with_the_legal_moves_and_supports_undo_and
     shown: list[str] = []
     play_session(game, make_agent("minimax:depth=2", game), human=0, read=lambda _: next(typed), write=shown.append)
     text = "\n".join(shown)
-    assert "not a legal move here" in text and "legal moves:" in text
+    taken = next(line for line in shown if line.startswith("b2 is not legal here"))
+    assert taken.count("legal moves:") == 1 and "legal:" not in taken  # the list once, not twice
+    assert "illegal move 4" not in text  # the engine's 0-based index is not what the player typed
+    assert any(line.startswith("not a move here (cannot parse 'zz'") for line in shown)
     assert text.count("hint: ") == 1
     assert text.endswith("bye")
 
