@@ -65,13 +65,34 @@ class PairResult:
         """Games played."""
         return self.wins + self.losses + self.draws
 
+    def elo_text(self) -> str:
+        """The Elo difference for people: `+190.8 +/- 81.2`, a one-sided bound when the interval reaches a 0 or
+        100% score, or `undefined (all wins)` where no finite estimate exists."""
+        if not math.isfinite(self.elo):  # a score of exactly 1 or 0
+            return "undefined (all wins)" if self.elo > 0 else "undefined (all losses)"
+        if math.isfinite(self.margin):
+            return f"{self.elo + 0.0:.1f} +/- {self.margin:.1f}"  # + 0.0: no "-0.0" for an even match
+        low, high = self.interval()
+        bounds = f"above {low:.0f}" if math.isfinite(low) else (f"below {high:.0f}" if math.isfinite(high) else "")
+        return f"{self.elo:.1f} (95% interval unbounded{', ' + bounds if bounds else ''})"
+
+    def interval(self) -> tuple[float, float]:
+        """The 95% interval of the Elo difference, from the score's normal interval (an end may be infinite)."""
+        stderr = math.sqrt(self.variance / self.games) if self.games else math.inf
+        low, high = self.score - Z95 * stderr, self.score + Z95 * stderr
+        return elo_from_score(low), elo_from_score(high)
+
+    @property
+    def variance(self) -> float:
+        """Per-game variance of the score."""
+        s = self.score
+        return (self.wins * (1 - s) ** 2 + self.losses * s**2 + self.draws * (0.5 - s) ** 2) / max(self.games, 1)
+
     def lines(self, a: str, b: str) -> list[str]:
         """The two cutechess-style lines for A vs B."""
-        elo = f"{self.elo:.1f}" if math.isfinite(self.elo) else ("inf" if self.elo > 0 else "-inf")
-        margin = f"{self.margin:.1f}" if math.isfinite(self.margin) else "inf"
         return [
             f"Score of {a} vs {b}: {self.wins} - {self.losses} - {self.draws} [{self.score:.3f}] {self.games}",
-            f"Elo difference: {elo} +/- {margin}, LOS: {100 * self.los:.1f} %",
+            f"Elo difference: {self.elo_text()}, LOS: {100 * self.los:.1f} %",
         ]
 
 
@@ -183,21 +204,51 @@ def sprt_bounds(alpha: float, beta: float) -> tuple[float, float]:
     return math.log(beta / (1 - alpha)), math.log((1 - beta) / alpha)
 
 
+SPRT_PRIOR = 1e-3
+"""Counts given to outcomes not seen yet (fishtest's regularisation): the likelihoods stay defined with no draws,
+no losses or no wins, and the LLR still moves on a run of one outcome."""
+
+
 def sprt_llr(wins: int, losses: int, draws: int, elo0: float, elo1: float) -> float:
     """The generalised SPRT log-likelihood ratio of H1 (`elo1`) over H0 (`elo0`) from trinomial results.
 
-    A normal approximation to the score's distribution (as fishtest and cutechess use): with mean score `s`
-    and per-game variance `v` over `n` games, LLR = n (s1 - s0) (2 s - s0 - s1) / (2 v).
+    As fishtest does: the outcome frequencies (an outcome not seen yet counts `SPRT_PRIOR` games) are compared
+    with the trinomial of highest likelihood whose expected score is that of `elo0`, and of `elo1`; the LLR is
+    the games times the difference of their log-likelihoods. Unlike the normal approximation
+    `n (s1 - s0) (2 s - s0 - s1) / (2 v)`, it stays right when the variance `v` is (near) zero: 14 wins out of
+    14 give 14 log(s1 / s0), not 0 or a huge number.
     """
     games = wins + losses + draws
-    if games == 0 or (wins + losses == 0 and draws == 0):
+    if games == 0:
         return 0.0
-    score = (wins + 0.5 * draws) / games
-    variance = (wins * (1 - score) ** 2 + losses * score**2 + draws * (0.5 - score) ** 2) / games
-    if variance <= 0:
-        return 0.0
-    s0, s1 = expected_score(elo0), expected_score(elo1)
-    return games * (s1 - s0) * (2 * score - s0 - s1) / (2 * variance)
+    counts = [float(c) if c else SPRT_PRIOR for c in (losses, draws, wins)]
+    observed = [c / sum(counts) for c in counts]
+    p0 = _closest_trinomial(observed, expected_score(elo0))
+    p1 = _closest_trinomial(observed, expected_score(elo1))
+    return games * sum(o * (math.log(b) - math.log(a)) for o, a, b in zip(observed, p0, p1, strict=True))
+
+
+def _closest_trinomial(observed: list[float], mean: float) -> list[float]:
+    """The distribution over (loss, draw, win) with expected score `mean` that makes `observed` most likely.
+
+    Lagrange: p_i = observed_i / (1 + x c_i) with c_i = score_i - mean, where x solves
+    f(x) = sum observed_i c_i / (1 + x c_i) = 0 (then the p_i sum to 1 too). f decreases strictly from +inf to
+    -inf between the poles -1/max(c) and -1/min(c): Newton's steps, kept inside a bracket by bisection.
+    """
+    centred = (-mean, 0.5 - mean, 1.0 - mean)  # mean is strictly inside (0, 1): max(c) > 0 > min(c)
+    low, high = -1.0 / centred[2], -1.0 / centred[0]
+    x = 0.0
+    for _ in range(200):
+        f = sum(o * c / (1.0 + x * c) for o, c in zip(observed, centred, strict=True))
+        slope = -sum(o * c * c / (1.0 + x * c) ** 2 for o, c in zip(observed, centred, strict=True))
+        low, high = (x, high) if f > 0 else (low, x)
+        newton = x - f / slope
+        following = newton if low < newton < high else 0.5 * (low + high)
+        if abs(following - x) <= 1e-15 * max(1.0, abs(x)):
+            break
+        x = following
+    p = [o / (1.0 + x * c) for o, c in zip(observed, centred, strict=True)]
+    return [q / sum(p) for q in p]
 
 
 def sprt_decision(llr: float, alpha: float, beta: float) -> str | None:

@@ -115,8 +115,9 @@ def main(args: argparse.Namespace) -> int:
     for line in pair_elo(result.wins, result.losses, result.draws).lines(args.candidate, args.baseline):
         print(line)
     verdict = {
-        "H1": f"H1 accepted: {args.candidate} is stronger by about {args.elo1:g} Elo",
-        "H0": f"H0 accepted: {args.candidate} is not stronger than {args.elo0:g} Elo",
+        # the test weighs two hypotheses; it does not measure the gap (the Elo line above estimates that)
+        "H1": f"H1 accepted: a gain of {args.elo1:+g} Elo over {args.baseline} is likelier than {args.elo0:+g}",
+        "H0": f"H0 accepted: a gain of {args.elo0:+g} Elo over {args.baseline} is likelier than {args.elo1:+g}",
         None: "no decision within --max-games",
     }[result.accepted]
     share = 100 * result.llr / (upper if result.llr >= 0 else -lower)

@@ -108,3 +108,43 @@ def test_sprt_on_simulated_games_accepts_the_right_hypothesis(true_elo, expected
             decision = sprt_decision(sprt_llr(wins, losses, draws, 0, 30), 0.05, 0.05)
         right += decision == expected
     assert right >= 36  # at least 90% of the runs; the error rates allow 5%
+
+
+def llr_path(outcome: str, games: int) -> list[float]:
+    """The LLR (H0: +0 Elo, H1: +30) after each game of a run of one outcome."""
+    counts = {"win": 0, "loss": 0, "draw": 0}
+    path = []
+    for _ in range(games):
+        counts[outcome] += 1
+        path.append(sprt_llr(counts["win"], counts["loss"], counts["draw"], 0, 30))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected", "decided_by"),
+    [("win", "H1", 36), ("loss", "H0", 33), ("draw", "H0", 33)],
+)
+def test_sprt_moves_on_a_run_of_one_outcome_and_decides(outcome, expected, decided_by):
+    # the normal approximation's variance is 0 with one outcome only: its LLR stayed 0.00 through 14 wins
+    path = llr_path(outcome, 60)
+    steps = np.diff(path)
+    assert (steps > 0).all() if outcome == "win" else (steps < 0).all()
+    decisions = [sprt_decision(llr, 0.05, 0.05) for llr in path]
+    first = next(i for i, d in enumerate(decisions) if d is not None) + 1
+    assert decisions[first - 1] == expected and first == decided_by
+    # each win is worth log(s1 / s0): the likelihood ratio of the best trinomials of those expected scores
+    if outcome == "win":
+        assert path[13] == pytest.approx(14 * math.log(expected_score(30) / 0.5), rel=1e-3)
+
+
+def test_one_draw_after_a_run_of_wins_moves_the_llr_a_little_not_by_twenty():
+    before, after = sprt_llr(14, 0, 0, 0, 30), sprt_llr(14, 0, 1, 0, 30)
+    assert 1.0 < before < after < before + 0.2
+
+
+def test_elo_of_a_one_sided_match_is_said_in_words_or_bounded():
+    assert pair_elo(14, 0, 0).lines("A", "B")[1] == "Elo difference: undefined (all wins), LOS: 100.0 %"
+    assert pair_elo(0, 3, 0).lines("A", "B")[1].startswith("Elo difference: undefined (all losses),")
+    nine_one = pair_elo(9, 1, 0).lines("A", "B")[1]
+    assert nine_one.startswith("Elo difference: 381.7 (95% interval unbounded, above ")
+    assert "inf" not in nine_one
