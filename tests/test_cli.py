@@ -2,9 +2,11 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from envs.errors import ArenaError
 from runners.cli import COMMANDS, main
 
 
@@ -88,3 +90,175 @@ def test_resuming_from_only_corrupt_checkpoints_names_them_and_exits_2(tmp_path,
     assert code == 2
     assert f"arena train: error: no loadable checkpoint in {tmp_path / 'c' / 'checkpoints'}" in err
     assert "ckpt-000000000004.pt is unreadable (truncated or corrupt?)" in err
+
+
+# --- bad input that used to end in a traceback or be accepted silently ---------------------------------------
+
+
+def one_error_line(err: str, command: str = "train") -> str:
+    """The single error line of a failed command (after any `run dir:` or warning lines)."""
+    lines = [line for line in err.splitlines() if line.startswith(f"arena {command}: error: ")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0].removeprefix(f"arena {command}: error: ")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"algo: ppo\nrun:\n  seed: [1, 2\n", "{path}: not valid YAML at line 4, column 1: expected ',' or ']'"),
+        (b"algo: ppo\nrun:\n  seed: 1\nalgo: dqn\n", "{path}: duplicate key 'algo' at line 4 (first given at line 1)"),
+        (b"algo: ppo\nrun:\n  name: caf\xe9\n", "{path}: not UTF-8 text (byte 0xe9 at line 3)"),
+        (b"", "{path} is empty; leave the file out to use the defaults"),
+        (b"algo: ppo\nrun:\n  name: ../../etc/x\n", "{path} [run]: run.name '../../etc/x' must be one plain folder"),
+    ],
+)
+def test_bad_config_files_exit_2_naming_the_file_and_place(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+    code, out, err = run_cli(["train", str(path), f"run.runs_dir={tmp_path / 'runs'}"], capsys)
+    assert code == 2 and not out
+    assert one_error_line(err).startswith(message.format(path=path))
+    assert "<unicode string>" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    ("config", "overrides", "message"),
+    [
+        ("configs/az_tictactoe.yaml", ["game=chess"], "game: unknown game 'chess'"),
+        ("configs/az_tictactoe.yaml", ["net=resnet-9x9"], "net: unknown network preset 'resnet-9x9'"),
+        ("configs/az_tictactoe.yaml", ["eval.opponents=[minimax:depth=x]"], "eval.opponents: agent spec 'minimax"),
+        ("configs/ppo_cartpole.yaml", ["env.id=NoSuchEnv-v0"], "env: cannot make env 'NoSuchEnv-v0'"),
+        ("configs/ppo_cartpole.yaml", ["net.preset=mlp-9"], "net.preset: unknown network preset 'mlp-9'"),
+        ("configs/dqn_cartpole.yaml", ["net.preset=lstm-64"], "net.preset: 'lstm-64' is recurrent"),
+        ("configs/ppo_cartpole.yaml", ["run.name=../../etc/x"], "override 'run.name=../../etc/x' [run]: run.name"),
+    ],
+)
+def test_what_types_cannot_catch_is_refused_before_the_run_dir_exists(tmp_path, capsys, config, overrides, message):
+    code, _, err = run_cli(["train", config, f"run.runs_dir={tmp_path}", "run.name=x", *overrides], capsys)
+    assert code == 2
+    assert one_error_line(err).startswith(message)
+    assert not list(tmp_path.iterdir()), "nothing may be created before the config is valid"
+
+
+def test_algo_given_twice_must_agree(tmp_path, capsys):
+    code, _, err = run_cli(["train", "--algo", "dqn", "configs/ppo_cartpole.yaml", f"run.runs_dir={tmp_path}"], capsys)
+    assert code == 2
+    assert one_error_line(err) == "--algo dqn contradicts algo ppo in configs/ppo_cartpole.yaml; drop one of them"
+
+
+def test_one_process_refuses_several_learners(tmp_path, capsys):
+    # `mpirun -n 1` takes the same path as no mpirun: one process, so one learner
+    code, _, err = run_cli(
+        ["selfplay", "configs/az_tictactoe.yaml", "distributed.learners=2", f"run.runs_dir={tmp_path}"], capsys
+    )
+    assert code == 2
+    assert one_error_line(err, "selfplay").startswith("1 ranks cannot give each of 2 learner(s) an actor")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--agents", "minimax:depth=abc", "random"], "agent spec 'minimax:depth=abc': depth='abc' is not a whole"),
+        (["--agents", "minimax:depth=-1", "random"], "agent spec 'minimax:depth=-1': depth=-1 is out of range"),
+        (["--agents", "minimax:depth=2.5", "random"], "agent spec 'minimax:depth=2.5': depth=2.5 is not a whole"),
+        (["--agents", "mcts:sims=0", "random"], "agent spec 'mcts:sims=0': sims=0 is out of range; must be >= 1"),
+        (["--agents", "az:connect_four,sims=abc", "random"], "agent spec 'az:connect_four,sims=abc': sims='abc'"),
+        (
+            ["--agents", "az:connect_four,device=tpu", "random"],
+            "agent spec 'az:connect_four,device=tpu': device='tpu' is not one of cpu, cuda",
+        ),
+        (["--agents", "random", "greedy", "--workers", "0"], "--workers must be at least 1, got 0"),
+        (["--agents", "random", "greedy", "--anchor", "random"], "--anchor expects NAME=ELO, e.g. random=0; got"),
+    ],
+)
+def test_bad_agent_specs_and_options_exit_2_before_any_game(tmp_path, capsys, args, message):
+    code, _, err = run_cli(
+        ["tournament", "--game", "connect_four", "--games", "2", "--out", str(tmp_path / "t"), *args], capsys
+    )
+    assert code == 2
+    assert one_error_line(err, "tournament").startswith(message)
+    assert not (tmp_path / "t").exists()
+
+
+TINY_AZ = [
+    "selfplay.parallel_games=8",
+    "selfplay.simulations=4",
+    "learn.batch_size=16",
+    "learn.min_replay=32",
+    "learn.total_steps=4",
+    "eval.every=1000",
+    "run.checkpoint_every=2",
+    "tracking.mode=disabled",
+]
+
+
+@pytest.fixture(scope="module")
+def az_run(tmp_path_factory):
+    """A finished tiny AlphaZero tic-tac-toe run with checkpoints at steps 2 and 4 (copied by each test)."""
+    runs = tmp_path_factory.mktemp("runs")
+    assert main(["train", "configs/az_tictactoe.yaml", f"run.runs_dir={runs}", "run.name=az", *TINY_AZ]) == 0
+    return runs / "az"
+
+
+def copy_run(source, tmp_path):
+    import shutil
+
+    return Path(shutil.copytree(source, tmp_path / source.name))
+
+
+@pytest.mark.parametrize(
+    ("command", "content", "message"),
+    [
+        ("train", "", "cannot resume {run}: {run}/config.yaml is empty"),
+        ("train", "algo: az\ngame: [tictactoe\n", "{run}/config.yaml: not valid YAML at line 3, column 1"),
+        ("selfplay", "- a list\n", "cannot resume {run}: {run}/config.yaml is not a mapping of keys"),
+        ("selfplay", "algo: az\ngame: tictactoe\ngame: gomoku\n", "{run}/config.yaml: duplicate key 'game' at line 3"),
+    ],
+)
+def test_resume_of_a_run_dir_with_a_broken_config_exits_2(az_run, tmp_path, capsys, command, content, message):
+    run = copy_run(az_run, tmp_path)
+    (run / "config.yaml").write_text(content)
+    code, _, err = run_cli([command, "--resume", str(run)], capsys)
+    assert code == 2
+    assert one_error_line(err, command).startswith(message.format(run=run))
+
+
+def test_resume_refuses_a_checkpoint_of_another_game(az_run, tmp_path, capsys):
+    run = copy_run(az_run, tmp_path)
+    config = run / "config.yaml"
+    config.write_text(config.read_text().replace("game: tictactoe", "game: connect_four"))
+    code, _, err = run_cli(["train", "--resume", str(run)], capsys)
+    assert code == 2
+    assert one_error_line(err) == (
+        f"the checkpoint of step 4 in {run / 'checkpoints'} was trained on game tictactoe, "
+        "but the config says game connect_four"
+    )
+
+
+def test_an_az_run_dir_with_a_truncated_newest_checkpoint_plays_with_the_previous_one(az_run, tmp_path):
+    from agents import make_agent
+    from envs import make_game
+
+    run = copy_run(az_run, tmp_path)
+    newest = run / "checkpoints" / "ckpt-000000000004.pt"
+    newest.write_bytes(newest.read_bytes()[:300])
+    for spec in (f"az:{run},sims=4", f"az:{run / 'latest'},sims=4"):
+        with pytest.warns(UserWarning, match=rf"checkpoint {newest} is unreadable.*trying the previous"):
+            agent = make_agent(spec, make_game("tictactoe"))
+        assert agent.name == f"az:{spec[3:].split(',')[0]}"
+        assert agent.act(make_game("tictactoe").initial_state()) in range(9)
+    with pytest.raises(ArenaError, match=rf"checkpoint {newest} is unreadable"):  # a file asked for by name
+        make_agent(f"az:{newest}", make_game("tictactoe"))
+
+
+def test_rate_skips_a_corrupt_checkpoint_with_a_warning_and_rates_the_rest(az_run, tmp_path, capsys):
+    run = copy_run(az_run, tmp_path)
+    bad = run / "checkpoints" / "ckpt-000000000002.pt"
+    bad.write_bytes(bad.read_bytes()[:300])
+    with pytest.warns(UserWarning, match=rf"checkpoint {bad} is unreadable.*skipping it"):
+        code, out, _ = run_cli(["rate", str(run), "--field", "random", "--games", "2", "--agent-options", "sims=2"],
+                               capsys)  # fmt: skip
+    assert code == 0
+    assert "step 4: Elo" in out and "step 2:" not in out
