@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH ?= torch==2.13.0
-EXTRAS ?= mpi,dev,atari,box2d
+EXTRAS ?= mpi,dev,atari,box2d,reference
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
 .PHONY: setup run test test-slow test-all lint format bench clean
@@ -22,9 +22,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q "$(TORCH)" -e ".[$(EXTRAS)]"
 	touch $@
 
-# The main job: AlphaZero self-play on Connect Four under MPI (one learner, one actor), embedded defaults.
+# The main job: AlphaZero self-play on Connect Four under MPI (one learner, two actors: the learner waits on
+# samples, so a third rank keeps both cores busy), embedded defaults.
 run: setup
-	WANDB_MODE=$${WANDB_MODE:-offline} $(BIN)/mpirun -n 2 $(BIN)/arena selfplay run.device=cpu
+	WANDB_MODE=$${WANDB_MODE:-offline} $(BIN)/mpirun -n 3 $(BIN)/arena selfplay run.device=cpu
 
 test: setup lint
 	WANDB_MODE=offline PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest

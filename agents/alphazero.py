@@ -43,13 +43,13 @@ MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 class SelfPlayConfig:
     """How self-play games are played and turned into samples."""
 
-    parallel_games: int = param(64, ge=1)
+    parallel_games: int = param(128, ge=1)
     """Games searched in lockstep: each evaluator call holds one leaf from each (bigger batches, fewer calls)."""
-    search: Literal["puct", "gumbel"] = "puct"
+    search: Literal["puct", "gumbel"] = "gumbel"
     """Search: `puct` (AlphaZero, Dirichlet noise, visit-share targets) or `gumbel` (Gumbel AlphaZero: sequential
     halving at the root, improved-policy targets; strong with 8-32 simulations). Evaluation and `az:` agents of
     this run search the same way."""
-    simulations: int = param(64, ge=1)
+    simulations: int = param(32, ge=1)
     """Simulations of a full search."""
     solver: bool = True
     """Exact values in the tree: proven wins and losses propagate up, solved nodes get no simulations."""
@@ -59,7 +59,7 @@ class SelfPlayConfig:
     """Gumbel: sigma(q) = (c_visit + max visits) * c_scale * q (q min-max rescaled among the children)."""
     c_visit: float = param(50.0, gt=0)
     """Gumbel: see c_scale."""
-    opening_plies: int = param(0, ge=0)
+    opening_plies: int = param(2, ge=0)
     """Each self-play game starts from 0..opening_plies uniformly random moves (more varied games)."""
     inference: Backend = "auto"
     """Self-play and evaluation inference: `onnx` (ONNX Runtime, CPU), `torch`, or `auto` (onnx on CPU when
@@ -90,7 +90,7 @@ class SelfPlayConfig:
 class LearnConfig:
     """The learner: replay window, optimizer and how fast it consumes samples."""
 
-    total_steps: int = param(300, ge=1)
+    total_steps: int = param(800, ge=1)
     """Learner updates (minibatches) in the whole run."""
     batch_size: int = param(256, ge=1)
     """Samples per update."""
@@ -104,9 +104,9 @@ class LearnConfig:
     """L2 penalty on the weights (coupled, as AlphaZero's L2 term)."""
     replay_window: int = param(20_000, ge=1)
     """Most recent samples kept for training (symmetries included)."""
-    min_replay: int = param(1_000, ge=1)
+    min_replay: int = param(2_000, ge=1)
     """Samples to collect before the first update."""
-    replay_ratio: float = param(2.0, gt=0)
+    replay_ratio: float = param(4.0, gt=0)
     """Times each new sample is used in an update, on average: updates per new sample = ratio / batch_size."""
     checkpoint_replay: bool = True
     """Save the replay window in checkpoints, so a resumed run trains on the same data."""
@@ -116,14 +116,14 @@ class LearnConfig:
 class EvalConfig:
     """Evaluation games against fixed opponents during training."""
 
-    every: int = param(100, ge=1)
+    every: int = param(400, ge=1)
     """Learner steps between evaluations (also at the end)."""
     games: int = param(20, ge=2)
     """Games per opponent, half with each colour."""
     opponents: tuple[str, ...] = ("random", "minimax:depth=2")
     """Agent specs to play against."""
-    simulations: int = param(64, ge=1)
-    """Simulations per move of the evaluated agent (no noise, most-visited move)."""
+    simulations: int = param(100, ge=1)
+    """Simulations per move of the evaluated agent (its run's search without noise)."""
     opening_plies: int = param(2, ge=0)
     """Random moves that open each pair of evaluation games (shared by the pair, one game with each colour)."""
     pons: bool = False
@@ -512,6 +512,7 @@ def load_agent(
     net = PolicyValueNet(meta["net"], game.obs_shape, game.num_actions)
     net.load_state_dict(payload["net"])
     trained = dict(payload.get("config", {}).get("selfplay", {}))
+    trained.setdefault("search", "puct")  # saved before search kinds existed: PUCT was the only one
     given = {k: v for k, v in search.items() if v is not None}
     selfplay = build_config(SelfPlayConfig, trained | given, source=f"az:{path}", where="selfplay")
     return AlphaZeroAgent(
