@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
+
 from agents.base import Agent
 from agents.heuristics import CANDIDATES, EVALUATORS
 from envs.base import Game, State
@@ -167,4 +169,11 @@ class MCTSAgent(Agent):
                     node.value_sum += float(returns[node.parent.state.current_player()])
                 node = node.parent
         best = max(root.children, key=lambda ch: ch.visits)
+        # what the search thought, for `arena serve` and `arena play`: visit shares and the mover's value
+        visits = np.zeros(self.game.num_actions)
+        for child in root.children:
+            visits[child.action] = child.visits
+        total = max(sum(ch.visits for ch in root.children), 1)
+        value = sum(ch.value_sum for ch in root.children) / total  # the root mover's mean return
+        self.last_search = {"visits": (visits / total).tolist(), "value": float(value)}
         return int(best.action)

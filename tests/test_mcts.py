@@ -222,3 +222,17 @@ def test_a_double_threat_against_the_side_to_move_is_a_proven_loss(kind):
     # X holds columns 2-4 of the bottom row with 1 and 5 open; O, to move, can block only one
     mcts, result = search([C4.state_from_moves("33442")], 400, kind=kind)
     assert mcts.proven[0, 0] == -1.0 and result.value[0] == -1.0
+
+
+def test_searching_agents_say_what_they_thought():
+    """`last_search` (read by `arena serve`): visit shares over legal moves, a winning value, the proof if any."""
+    from agents import make_agent
+
+    state = C4.state_from_moves("445566")  # columns 3 and 7 win at once for the side to move
+    for spec in ("mcts:sims=300,seed=1", "az:connect_four,sims=32"):
+        agent = make_agent(spec, C4)
+        action = agent.act(state)
+        shares = np.asarray(agent.last_search["visits"])
+        assert action in (2, 6) and shares.sum() == pytest.approx(1.0) and shares[[2, 6]].sum() >= 0.5
+        assert agent.last_search["value"] > 0.5
+    assert agent.last_search["proven"] == 1.0  # the solver saw the win in one; search stopped there
