@@ -97,7 +97,8 @@ KILLED_COUNTER = textwrap.dedent(
 
 
 def test_a_resumed_run_records_each_step_once_in_metrics_and_in_its_offline_wandb_run(tmp_path):
-    env = os.environ | {"PYTHONPATH": str(Path(__file__).parents[1])}
+    # its own W&B service, as a real run has (an earlier test here may have started one that children would join)
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"} | {"PYTHONPATH": str(Path(__file__).parents[1])}
     child = subprocess.Popen(
         [sys.executable, "-c", KILLED_COUNTER, str(tmp_path)],
         stdout=subprocess.PIPE,
