@@ -49,20 +49,13 @@ def alphazero_agent(
     """
     import torch
 
-    from agents.alphazero import MODELS_DIR, load_agent  # torch loads only when an az agent is asked for
-    from runners.checkpoint import load_newest_checkpoint
+    from agents.alphazero import load_agent  # torch loads only when an az agent is asked for
 
     if device == "cuda" and not torch.cuda.is_available():
         raise ArenaError(f"az:{path},device=cuda: no CUDA device is visible here; use device=cpu")
-    source = str(path)
-    if not (MODELS_DIR / f"{source}.pt").is_file():
-        # a run dir or `latest` whose newest file is truncated means the previous good one (with a warning)
-        source = str(load_newest_checkpoint(source)[0])
     options = {"search": search, "solver": solver, "c_puct": c_puct, "fpu_reduction": fpu_reduction}
     options["max_considered"] = max_considered
-    agent = load_agent(source, game, sims=sims, device=device, inference=inference, **options)
-    agent.name = f"az:{path}"
-    return agent
+    return load_agent(str(path), game, sims=sims, device=device, inference=inference, **options)
 
 
 def ppo_agent(game: Game, path: str, greedy: bool = True, seed: int | None = None) -> Agent:

@@ -498,12 +498,12 @@ def load_agent(
     It searches as the run's self-play did (kind, c_puct, solver, ... from the saved config) without noise;
     keywords in `search` (any SelfPlayConfig field, e.g. `search="gumbel"`, `c_puct=2.0`) override those.
     """
-    from runners.checkpoint import load_checkpoint_file, resolve_checkpoint_path
+    from runners.checkpoint import load_checkpoint_file, load_newest_checkpoint
     from runners.config import build_config
 
     shipped = MODELS_DIR / f"{path}.pt"
-    file = shipped if shipped.is_file() else resolve_checkpoint_path(path)
-    payload = load_checkpoint_file(file)
+    # a run dir or `latest` whose newest file is truncated gives the previous good one (with a warning)
+    file, payload = (shipped, load_checkpoint_file(shipped)) if shipped.is_file() else load_newest_checkpoint(path)
     if "net" not in payload or "az" not in payload:
         raise ArenaError(f"{file} is not an AlphaZero checkpoint (it has no 'net'/'az' entries)")
     meta = payload["az"]
@@ -928,13 +928,13 @@ def pons_figures(evaluator: Any, game: Any, positions: int, search: SearchConfig
 
 def export_model(source: str | Path, target: str | Path) -> Path:
     """Copy just the weights and what `az:` needs (no optimizer or replay) from a checkpoint or run dir."""
-    from runners.checkpoint import atomic_write_bytes, load_checkpoint_file, resolve_checkpoint_path
+    from runners.checkpoint import atomic_write_bytes, load_newest_checkpoint
 
-    payload = load_checkpoint_file(resolve_checkpoint_path(source))
+    payload = load_newest_checkpoint(source)[1]
     if "az" not in payload:
         raise ArenaError(f"{source} is not an AlphaZero checkpoint")
     target = Path(target)
-    slim = {k: payload[k] for k in ("format", "step", "net", "az", "config", "counters")}
+    slim = {k: payload[k] for k in ("format", "step", "net", "az", "config", "counters") if k in payload}
     atomic_write_bytes(target, lambda handle: torch.save(slim, handle))
     return target
 

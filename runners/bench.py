@@ -3,9 +3,12 @@
 For every position of each set, the agent picks a move; the move is a mistake when another legal move has a
 strictly better value (win > draw > loss) under perfect play. The values of every legal move ship with the
 repo in `envs/data/connect4_pons.npz` (made by `benchmarks/gen_pons_values.py`), so this needs no solver.
+A searching agent (`az:`) searches every position of a set in lockstep, one net call per simulation for the
+whole batch; other agents move one position at a time.
 
     python -m runners.bench pons minimax:depth=5
     python -m runners.bench pons mcts:sims=1000 --sets End-Easy Begin-Medium --limit 200
+    arena bench pons az:connect_four,sims=800
 """
 
 from __future__ import annotations
@@ -140,7 +143,12 @@ def format_table(spec: str, rows: list[dict]) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the `pons` subcommand to `parser` (the `arena bench` parser)."""
     sub = parser.add_subparsers(dest="bench", required=True, metavar="BENCH")
-    pons = sub.add_parser("pons", help="Connect Four mistake rate on Pons' test positions", description=__doc__)
+    pons = sub.add_parser(
+        "pons",
+        help="Connect Four mistake rate on Pons' test positions",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keep the examples on their own lines
+    )
     pons.add_argument("agent", help="agent spec, e.g. minimax:depth=5 or mcts:sims=1000")
     pons.add_argument(
         "--sets", nargs="+", default=None, help="sets by file or stage name (default: all in the data file)"

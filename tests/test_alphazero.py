@@ -154,3 +154,15 @@ def test_gating_plays_an_sprt_and_keeps_the_acting_weights_in_the_checkpoint(tmp
 
     payload = load_checkpoint_file(tmp_path / "g" / "checkpoints" / "ckpt-000000000010.pt")
     assert set(payload["acting_net"]) == set(payload["net"])
+
+
+def test_a_tournament_plays_searching_agents_in_lockstep_and_they_hold_the_solver_to_draws():
+    from runners.tournament import AgentCache, Pairing, play_lockstep
+
+    game = make_game("tictactoe")
+    cache = AgentCache(game)
+    az, solver = "az:tictactoe,sims=32", "solver"
+    pairings = [Pairing(f"g{i}", *((az, solver) if i % 2 else (solver, az)), (), seed=i) for i in range(6)]
+    records = play_lockstep(game, cache, pairings)
+    assert [r.id for r in records] == [p.id for p in pairings]
+    assert all(r.result == "1/2-1/2" and r.plies == 9 for r in records)
