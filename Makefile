@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine with Python 3.11+:
 #   make run    set up .venv, then train the main job on embedded defaults (CPU, W&B offline, small config)
-#   make test   set up .venv, then lint and run the default test suite
+#   make test   set up .venv, then lint (ruff, import-linter) and run the default test suite
 #   make test-slow  the learning tests (minutes each)
 # Set-up installs the CPU torch wheel first (torch==2.13.0), so the open torch range in pyproject pulls no CUDA.
 
@@ -39,6 +39,7 @@ test-all: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the floors: imports only go down, no cycles (pyproject's [tool.importlinter])
 
 format: setup
 	$(BIN)/ruff check --fix .

@@ -2,7 +2,8 @@
 
 A spec is `kind` or `kind:value,key=value,...`: values without a key are positional (e.g. the checkpoint path
 of `az:runs/c4/latest,sims=200`), and values that look like numbers or booleans are parsed as such.
-`AGENT_KINDS` maps each kind to a factory `factory(game, *positional, **keywords) -> Agent`.
+`AGENT_KINDS` maps each classic kind to a factory `factory(game, *positional, **keywords) -> Agent`; the
+trained kinds (`az`, `ppo`, `dqn`) are added a floor up, in `algorithms.registry`, which knows every kind.
 
 Every value is checked here, before the factory runs, against the factory's type hints (`int`, `float`,
 `bool`, `str`, `Literal[...]`, `X | None`) and the bounds in `LIMITS`, so each command that takes a spec
@@ -21,56 +22,18 @@ import inspect
 import operator
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
+
+import gymnasium
 
 from agents.base import Agent
 from agents.classic import GreedyAgent, MCTSAgent, MinimaxAgent, RandomAgent
 from agents.solvers import make_solver
+from core.errors import ArenaError
 from envs.base import Game
-from envs.errors import ArenaError
-
-
-def alphazero_agent(
-    game: Game,
-    path: str,
-    sims: int = 100,
-    device: Literal["cpu", "cuda"] = "cpu",
-    search: Literal["puct", "gumbel"] | None = None,
-    solver: bool | None = None,
-    c_puct: float | None = None,
-    fpu_reduction: float | None = None,
-    max_considered: int | None = None,
-    inference: Literal["auto", "onnx", "torch"] = "auto",
-) -> Agent:
-    """`az:<checkpoint | run dir | shipped model name>,sims=N,search=puct|gumbel`: a trained net with search.
-
-    Search settings left out are the ones the run trained with (its self-play config), without noise.
-    """
-    import torch
-
-    from agents.alphazero import load_agent  # torch loads only when an az agent is asked for
-
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ArenaError(f"az:{path},device=cuda: no CUDA device is visible here; use device=cpu")
-    options = {"search": search, "solver": solver, "c_puct": c_puct, "fpu_reduction": fpu_reduction}
-    options["max_considered"] = max_considered
-    return load_agent(str(path), game, sims=sims, device=device, inference=inference, **options)
-
-
-def ppo_agent(game: Game, path: str, greedy: bool = True, seed: int | None = None) -> Agent:
-    """`ppo:<checkpoint | run dir | run/latest>,greedy=false,seed=N`: a PPO policy trained on this game."""
-    from agents.ppo import load_agent  # torch loads only when asked for
-
-    return load_agent(game, str(path), greedy=greedy, seed=seed)
-
-
-def dqn_agent(game: Game, path: str) -> Agent:
-    """`dqn:<checkpoint | run dir | run/latest>`: a DQN policy trained on this game (greedy)."""
-    from agents.dqn import load_agent
-
-    return load_agent(game, str(path))
-
+from envs.gym_env import ArenaGymEnv
+from envs.registry import GYM_IDS
 
 AGENT_KINDS: dict[str, Callable[..., Agent]] = {
     "random": RandomAgent,
@@ -78,16 +41,13 @@ AGENT_KINDS: dict[str, Callable[..., Agent]] = {
     "minimax": MinimaxAgent,
     "mcts": MCTSAgent,
     "solver": make_solver,
-    "az": alphazero_agent,
-    "ppo": ppo_agent,
-    "dqn": dqn_agent,
 }
+"""The classic players; `algorithms.registry.AGENT_KINDS` adds one kind per trained algorithm (az, ppo, dqn)."""
 
 
 LIMITS: dict[str, dict[str, tuple[str, float]]] = {
     "minimax": {"depth": (">=", 1)},
     "mcts": {"sims": (">=", 1), "c": (">=", 0)},
-    "az": {"sims": (">=", 1), "c_puct": (">", 0), "fpu_reduction": (">=", 0)},
 }
 """Bounds of numeric spec values, by kind and parameter name (types come from the factories' hints)."""
 
@@ -128,17 +88,30 @@ def parse_spec(spec: str) -> tuple[str, list[Any], dict[str, Any]]:
 
 
 def make_agent(spec: str, game: Game) -> Agent:
-    """The Agent for `spec` (e.g. `random`, `minimax:depth=4`, `mcts:sims=1000,seed=3`) playing `game`."""
+    """The classic Agent for `spec` (e.g. `random`, `minimax:depth=4`, `mcts:sims=1000,seed=3`) playing `game`.
+
+    Trained kinds (`az:`, `ppo:`, `dqn:`) live a floor up: `algorithms.registry.make_agent` takes every kind.
+    """
+    return build_agent(spec, game, AGENT_KINDS, LIMITS)
+
+
+def build_agent(
+    spec: str,
+    game: Game,
+    kinds: Mapping[str, Callable[..., Agent]],
+    limits: Mapping[str, Mapping[str, tuple[str, float]]],
+) -> Agent:
+    """The Agent for `spec` from the factories in `kinds`, its values checked against hints and `limits`."""
     kind, args, kwargs = parse_spec(spec)
-    if kind not in AGENT_KINDS:
-        raise ArenaError(f"unknown agent kind {kind!r} in {spec!r}; valid: {', '.join(AGENT_KINDS)}")
-    factory = AGENT_KINDS[kind]
-    args, kwargs = _check_arguments(spec, factory, args, kwargs, LIMITS.get(kind, {}))
+    if kind not in kinds:
+        raise ArenaError(f"unknown agent kind {kind!r} in {spec!r}; valid: {', '.join(kinds)}")
+    factory = kinds[kind]
+    args, kwargs = _check_arguments(spec, factory, args, kwargs, limits.get(kind, {}))
     return factory(game, *args, **kwargs)
 
 
 def _check_arguments(
-    spec: str, factory: Callable[..., Agent], args: list, kwargs: dict, limits: dict[str, tuple[str, float]]
+    spec: str, factory: Callable[..., Agent], args: list, kwargs: dict, limits: Mapping[str, tuple[str, float]]
 ) -> tuple[list, dict]:
     """Unknown keys, too many positional values, wrong types and out-of-range values -> ArenaError naming the
     spec and what is valid; returns the values as the factory's hints want them (`3` for a `str` path is "3")."""
@@ -200,4 +173,24 @@ def _check_value(spec: str, name: str, value: Any, hint: Any, limit: tuple[str, 
     return value
 
 
-__all__ = ["AGENT_KINDS", "Agent", "make_agent", "parse_spec"]
+def _gym_entry(game_name: str) -> Callable[..., ArenaGymEnv]:
+    def make(opponent: Any = "random", **kwargs: Any) -> ArenaGymEnv:
+        if isinstance(opponent, str):  # a spec: made for the env's game, with its options
+            spec = opponent
+
+            def opponent(game: Game) -> Agent:
+                return make_agent(spec, game)
+
+        return ArenaGymEnv(game=game_name, opponent=opponent, **kwargs)
+
+    make.__name__ = f"make_{game_name}"
+    return make
+
+
+# The Gymnasium ids of the games (`gymnasium.make("arena/ConnectFour-v0", opponent="greedy")`), registered here,
+# on the floor that turns an opponent's spec into an Agent.
+for _id, _name in GYM_IDS.items():
+    if _id not in gymnasium.registry:
+        gymnasium.register(_id, entry_point=_gym_entry(_name), kwargs={"opponent": "random"})
+
+__all__ = ["AGENT_KINDS", "LIMITS", "Agent", "build_agent", "make_agent", "parse_spec"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import cache
 
 from agents.base import Agent
+from core.errors import ArenaError
 from envs.base import Game, State
-from envs.errors import ArenaError
 from envs.tictactoe import FULL, has_line
 
 
@@ -49,7 +49,7 @@ class ConnectFourSolverAgent(Agent):
     """
 
     def __init__(self, game: Game, *, weak: bool = False, seed: int | None = None):
-        from agents.c4_solver import ConnectFourSolver
+        from agents.c4_solver import ConnectFourSolver  # why: numba compiles it on import (seconds)
 
         super().__init__(game, seed)
         self.weak = bool(weak)

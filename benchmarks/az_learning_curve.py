@@ -81,9 +81,9 @@ def score_run(run_dir: Path, positions: int, simulations: int, every_minutes: fl
     """One row per scored checkpoint: minutes, step, mean and per-set mistake rates (net alone, with search)."""
     import torch
 
-    from agents.alphazero import load_agent, pons_mistake_rates
+    from algorithms.alphazero import load_agent, pons_mistake_rates
+    from core.checkpoint import sorted_checkpoints
     from envs import make_game
-    from runners.checkpoint import sorted_checkpoints
 
     torch.set_num_threads(2)
     game = make_game("connect_four")
@@ -95,7 +95,7 @@ def score_run(run_dir: Path, positions: int, simulations: int, every_minutes: fl
         if minutes - last < every_minutes and path != checkpoints[-1]:
             continue  # thin a dense run to about one point per `every_minutes`
         last = minutes
-        agent = load_agent(str(path), game, sims=simulations)
+        agent = load_agent(game, str(path), sims=simulations)
         net = pons_mistake_rates(agent.evaluator, game, positions, None)
         searched = pons_mistake_rates(agent.evaluator, game, positions, agent.config)
         step = int(path.stem.split("-")[1])

@@ -29,9 +29,9 @@ TOTAL = 50_000
 
 def run_arena(seed: int, runs_dir: str, vanilla: bool = False) -> tuple[float, float]:
     """(wall seconds for 50k steps, greedy 20-episode mean) for our DQN."""
-    from agents.dqn import DQNConfig, evaluate_q, train
-    from runners.config import load_config
-    from runners.run import Run
+    from algorithms.dqn import DQNConfig, evaluate_q, train
+    from core.config import load_config
+    from core.run import Run
 
     overrides = [f"run.runs_dir={runs_dir}", "tracking.mode=disabled", "run.torch_threads=1", f"run.seed={seed}",
                  "eval.episodes=0", f"run.checkpoint_every={10 * TOTAL}", "dqn.checkpoint_replay=false",
@@ -41,7 +41,7 @@ def run_arena(seed: int, runs_dir: str, vanilla: bool = False) -> tuple[float, f
         start = time.perf_counter()
         train(config, run)
         seconds = time.perf_counter() - start
-        from agents.dqn import model_from_checkpoint
+        from algorithms.dqn import model_from_checkpoint
 
         q_net = model_from_checkpoint(run.restore())
     eval_config = load_config(DQNConfig, None, [f"run.seed={seed}", "eval.episodes=20"])

@@ -23,7 +23,7 @@ import numpy as np
 
 from agents.c4_solver import ConnectFourSolver
 from envs.connect_four import ConnectFour
-from runners.bench import SETS as STAGES  # set file name -> stage name
+from envs.pons import SETS as STAGES  # set file name -> stage name
 
 # easiest first, so a run stopped early has the cheap sets
 SETS = ["Test_L3_R1", "Test_L2_R1", "Test_L1_R1", "Test_L2_R2", "Test_L1_R2", "Test_L1_R3"]

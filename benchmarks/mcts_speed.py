@@ -17,9 +17,9 @@ import time
 import numpy as np
 import torch
 
-from agents.evaluators import OnnxEvaluator, TorchEvaluator
 from agents.mcts import BatchedMCTS, SearchConfig
-from agents.nets import PolicyValueNet
+from algorithms.evaluators import OnnxEvaluator, TorchEvaluator
+from algorithms.nets import PolicyValueNet
 from envs import make_game
 
 

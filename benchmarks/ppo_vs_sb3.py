@@ -31,9 +31,9 @@ TOTAL = 100_000
 
 def run_arena(seed: int, threshold: float, runs_dir: str) -> tuple[float, int, float]:
     """(seconds, env steps) until the threshold, and raw rollout steps/s, for our PPO."""
-    from agents.ppo import PPOConfig, train
-    from runners.config import load_config
-    from runners.run import Run
+    from algorithms.ppo import PPOConfig, train
+    from core.config import load_config
+    from core.run import Run
 
     overrides = [f"run.runs_dir={runs_dir}", "tracking.mode=disabled", "run.torch_threads=1", f"run.seed={seed}",
                  f"ppo.target_return={threshold}", "eval.episodes=0", f"run.checkpoint_every={10 * TOTAL}"]  # fmt: skip

@@ -58,11 +58,11 @@ def score(checkpoint: Path, games: int, simulations: int, seed: int) -> float:
     import numpy as np
 
     from agents import make_agent
-    from agents.alphazero import evaluate_against, load_agent
+    from algorithms.alphazero import evaluate_against, load_agent
     from envs import make_game
 
     game = make_game("connect_four")
-    agent = load_agent(str(checkpoint), game, sims=simulations)  # the search settings of `az:` agents
+    agent = load_agent(game, str(checkpoint), sims=simulations)  # the search settings of `az:` agents
     result = evaluate_against(
         game, agent.evaluator, make_agent("minimax:depth=4", game), games, agent.config, np.random.default_rng(seed)
     )
@@ -82,7 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from runners.checkpoint import sorted_checkpoints
+    from core.checkpoint import sorted_checkpoints
 
     torch.set_num_threads(2)
     sides = {"one process": "race-single", "mpirun -n 2": "race-mpi"}

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from envs.errors import ArenaError, IllegalActionError
+from core.errors import ArenaError, IllegalActionError
 
 
 class State:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.errors import IllegalActionError
 from envs.base import Game
-from envs.errors import IllegalActionError
 
 
 def check_game(game: Game, games: int = 20, seed: int = 0, max_checked_per_game: int = 40) -> int:

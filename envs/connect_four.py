@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.errors import ArenaError
 from envs.base import Game, State, bitboard_planes, bits_to_plane, check_options, plane_to_bits
-from envs.errors import ArenaError
 
 WIDTH, HEIGHT = 7, 6
 H1 = HEIGHT + 1

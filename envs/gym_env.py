@@ -1,8 +1,9 @@
 """A single-agent Gymnasium face for every game: the learner plays one side, a given opponent Agent the other.
 
-Registered as `arena/TicTacToe-v0`, `arena/ConnectFour-v0`, `arena/Othello-v0`, `arena/Gomoku-v0`:
+Registered by `import agents` (which turns an opponent's spec string into an Agent) as `arena/TicTacToe-v0`,
+`arena/ConnectFour-v0`, `arena/Othello-v0`, `arena/Gomoku-v0`:
 
->>> import gymnasium, envs
+>>> import gymnasium, agents
 >>> env = gymnasium.make("arena/ConnectFour-v0", opponent="greedy", learner_side="first")
 >>> obs, info = env.reset(seed=0)
 >>> obs["observation"].shape, obs["action_mask"].tolist()
@@ -24,8 +25,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from core.errors import ArenaError, IllegalActionError
 from envs.base import State
-from envs.errors import ArenaError, IllegalActionError
+from envs.registry import make_game
 
 SIDES = ("first", "second", "random")
 ILLEGAL_MODES = ("raise", "lose")
@@ -52,22 +54,23 @@ class LegalDiscrete(spaces.Discrete):
 
 
 class ArenaGymEnv(gym.Env):
-    """The learner against `opponent` (an Agent spec string such as `greedy` or `minimax:depth=2`, or an Agent)."""
+    """The learner against `opponent`: an Agent (`act(state) -> action`, `reset()`, a seeded `rng` if it draws),
+    or a callable that makes one for the game (`lambda game: MinimaxAgent(game, depth=2)`).
+
+    Through `gymnasium.make` (ids registered by `import agents`) the opponent may be a spec string, `greedy`.
+    """
 
     metadata: ClassVar[dict] = {"render_modes": ["human", "ansi"], "render_fps": 4}
 
     def __init__(
         self,
         game: str = "connect_four",
-        opponent: Any = "random",
+        opponent: Any = None,
         learner_side: str = "random",
         illegal_action: str = "raise",
         render_mode: str | None = None,
         **game_options: Any,
     ):
-        from agents import make_agent  # lazy: agents import envs
-        from envs import make_game
-
         if learner_side not in SIDES:
             raise ArenaError(f"learner_side {learner_side!r}; valid: {', '.join(SIDES)}")
         if illegal_action not in ILLEGAL_MODES:
@@ -77,7 +80,11 @@ class ArenaGymEnv(gym.Env):
         self.illegal_action = illegal_action
         self.forfeited = False  # the learner lost by an illegal action (illegal_action="lose")
         self.game = make_game(game, **game_options)
-        self.opponent = make_agent(opponent, self.game) if isinstance(opponent, str) else opponent
+        if not callable(getattr(opponent, "act", None)) and callable(opponent):
+            opponent = opponent(self.game)
+        if not callable(getattr(opponent, "act", None)):
+            raise ArenaError(f"opponent {opponent!r} is not an Agent (an object with act(state) and reset())")
+        self.opponent = opponent
         self.learner_side = learner_side
         self.render_mode = render_mode
         self.observation_space = spaces.Dict(

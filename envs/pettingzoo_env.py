@@ -14,8 +14,8 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import AECEnv
 
+from core.errors import ArenaError
 from envs.base import Game, State
-from envs.errors import ArenaError
 
 
 class ArenaAECEnv(AECEnv):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.errors import ArenaError
 from envs.base import Game, StonesState, bits_to_plane, check_options, plane_to_bits
-from envs.errors import ArenaError
 
 FULL = 0x1FF
 LINES = [

@@ -14,37 +14,18 @@ whole batch; other agents move one position at a time.
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from envs.errors import ArenaError
-
-DATA = Path(__file__).resolve().parent.parent / "envs" / "data" / "connect4_pons.npz"
-# Pons' sets in order of difficulty for a solver, with the stage names of his blog and of AlphaZero.jl.
-SETS = {
-    "Test_L3_R1": "End-Easy",
-    "Test_L2_R1": "Middle-Easy",
-    "Test_L2_R2": "Middle-Medium",
-    "Test_L1_R1": "Begin-Easy",
-    "Test_L1_R2": "Begin-Medium",
-    "Test_L1_R3": "Begin-Hard",
-}
-
-
-def load_pons(path: Path = DATA) -> dict[str, dict[str, np.ndarray]]:
-    """{set: {"moves": str[N], "score": int8[N], "values": int8[N, 7]}} for the sets in the data file."""
-    if not path.exists():
-        raise ArenaError(f"no Pons data at {path}: run `python -m benchmarks.gen_pons_values` to make it")
-    out: dict[str, dict[str, np.ndarray]] = {}
-    with np.load(path) as f:
-        for name in SETS:
-            if f"{name}.values" in f.files:
-                out[name] = {k: f[f"{name}.{k}"] for k in ("moves", "score", "values")}
-    return out
+from agents import parse_spec
+from algorithms.registry import AGENT_KINDS, make_agent
+from core.errors import ArenaError
+from envs import make_game
+from envs.pons import DATA, SETS, load_pons
 
 
 def resolve_sets(requested: list[str] | None, available: list[str]) -> list[str]:
@@ -68,13 +49,9 @@ def resolve_sets(requested: list[str] | None, available: list[str]) -> list[str]
 
 def with_seed(spec: str, seed: int) -> str:
     """Add `seed=` to an agent spec whose kind takes a seed and that does not set one."""
-    from agents import AGENT_KINDS, parse_spec
-
     kind, _, kwargs = parse_spec(spec)
     if "seed" in kwargs or kind not in AGENT_KINDS:
         return spec
-    import inspect
-
     try:
         takes_seed = "seed" in inspect.signature(AGENT_KINDS[kind]).parameters
     except (TypeError, ValueError):
@@ -86,9 +63,6 @@ def with_seed(spec: str, seed: int) -> str:
 
 def bench_pons(spec: str, sets: list[str] | None = None, limit: int | None = None, seed: int = 0) -> list[dict]:
     """Mistake rate of agent `spec` on each Pons set: rows with set, stage, positions, mistakes, rate, ms."""
-    from agents import make_agent
-    from envs import make_game
-
     game = make_game("connect_four")
     agent = make_agent(with_seed(spec, seed), game)
     data = load_pons()

@@ -17,7 +17,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from envs.errors import ArenaError
+from core.errors import ArenaError
 
 COMMANDS: dict[str, str] = {
     "train": "train an agent (PPO, DQN, AlphaZero) from a YAML config, or resume a run",

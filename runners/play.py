@@ -11,7 +11,8 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from envs.errors import ArenaError, IllegalActionError
+from core.errors import ArenaError, IllegalActionError
+from envs import make_game
 
 
 def agent_value(agent: Any, state: Any) -> float | None:
@@ -94,8 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Build the game and agent, then play."""
-    from agents import make_agent
-    from envs import make_game
+    from algorithms.registry import make_agent  # why: loads torch, which classic opponents never need
 
     game = make_game(args.game)
     agent = make_agent(args.opponent, game)

@@ -7,7 +7,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from envs.errors import ArenaError
+from core.errors import ArenaError
 
 
 def read_metrics(path: Path) -> dict[str, tuple[list[int], list[float]]]:
@@ -35,7 +35,7 @@ def read_metrics(path: Path) -> dict[str, tuple[list[int], list[float]]]:
 
 def plot_run(run_dir: Path, out_dir: Path | None = None, keys: list[str] | None = None) -> list[Path]:
     """One PNG per metric group (the part of the key before '/'), one panel per key; returns the files."""
-    import matplotlib
+    import matplotlib  # why: half a second to import, only when plotting
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

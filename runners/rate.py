@@ -16,17 +16,19 @@ import sys
 import warnings
 from pathlib import Path
 
-from envs.errors import ArenaError
-from runners.checkpoint import CheckpointError, load_checkpoint_file, sorted_checkpoints
-from runners.config import read_yaml
+from algorithms.registry import ALGORITHMS, board_game_of
+from core.checkpoint import CheckpointError, load_checkpoint_file, sorted_checkpoints
+from core.config import TrackingConfig, read_yaml
+from core.errors import ArenaError
+from core.tracking import Tracker, read_records
+from envs import make_game
+from runners.tournament import Ledger, play_schedule, print_report, ratings_rows, schedule, standings
 
 _STEP = re.compile(r"ckpt-(\d+)\.pt$")
 
 
 def run_game_and_kind(run_dir: Path) -> tuple[str, str]:
     """(game name, agent kind) of a training run, from its config.yaml."""
-    from envs import GYM_IDS
-
     saved = run_dir / "config.yaml"
     if not saved.is_file():
         raise ArenaError(f"{run_dir} has no config.yaml (is it a run dir?)")
@@ -34,12 +36,11 @@ def run_game_and_kind(run_dir: Path) -> tuple[str, str]:
     if not isinstance(config, dict) or not config.get("algo"):
         raise ArenaError(f"{saved} is {'empty' if not config else 'not a run config (no algo)'}")
     algo = config.get("algo")
-    if algo == "az":
-        return config["game"], "az"
+    game = board_game_of(config)
+    if game is not None and algo in ALGORITHMS:
+        return game, algo
     env = config.get("env", {})
     env_id = env.get("id") if isinstance(env, dict) else env
-    if env_id in GYM_IDS:
-        return GYM_IDS[env_id], algo
     raise ArenaError(f"{run_dir} trained {algo} on {env_id!r}, not a board game: there is nothing to rate it against")
 
 
@@ -87,9 +88,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Play what is missing, fit, report, plot, log."""
-    from envs import make_game
-    from runners.tournament import Ledger, play_schedule, print_report, ratings_rows, schedule, standings
-
     for option in ("games", "every", "workers"):
         if getattr(args, option) < 1:
             raise ArenaError(f"--{option} must be at least 1, got {getattr(args, option)}")
@@ -122,7 +120,7 @@ def main(args: argparse.Namespace) -> int:
 
 def plot_curve(curve: list[tuple[int, float, float]], field: dict[str, float], path: Path, title: str) -> None:
     """Elo with 95% error bars against training step, the field's ratings as horizontal lines."""
-    import matplotlib
+    import matplotlib  # why: half a second to import, only for the plot
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -144,9 +142,6 @@ def plot_curve(curve: list[tuple[int, float, float]], field: dict[str, float], p
 
 def log_curve(run_dir: Path, curve: list[tuple[int, float, float]]) -> None:
     """Append `rate/elo` at each checkpoint's step to the run's metrics.jsonl and its W&B run (same id)."""
-    from runners.config import TrackingConfig
-    from runners.tracking import Tracker, read_records
-
     config = read_yaml(run_dir / "config.yaml")
     mode = config.get("tracking", {}).get("mode", "offline")
     id_file = run_dir / "wandb_id"

@@ -6,7 +6,8 @@ ranks 0..L-1  learners  drain what actors send, update (averaging gradients when
 ranks L..N-1  actors    act with the newest weights and send what they make as numpy arrays
 ```
 
-An algorithm takes part through two roles (the same classes `arena train` runs in one process):
+An algorithm takes part through two roles, the `LearnerRole` and `ActorRole` of its row in
+`algorithms.registry.ALGORITHMS` (the same classes `arena train` runs in one process):
 AlphaZero (`Training`, `AZActor`: batched self-play games into a replay window at a replay ratio), PPO
 (`PPOLearner`, `PPOActor`: synchronous, one rollout per actor per update) and DQN (`DQNLearner`, `DQNActor`:
 Ape-X, actors with their own epsilon feeding one replay).
@@ -33,11 +34,18 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from envs.errors import ArenaError
-from runners.config import ConfigError
-from runners.progress import ProgressBar
+import torch
+
+from algorithms.registry import ALGORITHMS, ActorRole, LearnerRole
+from core.config import ConfigError, apply_overrides, load_config
+from core.device import mpi_world, resolve_device, share_cores
+from core.errors import ArenaError
+from core.progress import ProgressBar
+from core.run import Run, read_run_config
+from runners import train
+from runners.train import algorithm_of, check_config, resumed_algorithm, split_positionals
 
 TAG_SAMPLES, TAG_WEIGHTS, TAG_STOP, TAG_BYE, TAG_STOP_REQUEST = 31, 32, 33, 34, 35
 
@@ -54,107 +62,18 @@ class Interrupted:
         self.flag = True
 
 
-def mpi_world() -> Any:
-    """COMM_WORLD when launched by mpirun/srun, else None (MPI is not even initialised)."""
-    launched = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID", "HYDI_CONTROL_FD")
-    if not any(k in os.environ for k in launched):
-        return None
-    from mpi4py import MPI
-
-    return MPI.COMM_WORLD
-
-
-def share_cores(comm: Any, configured: int) -> int:
-    """torch threads for this rank: the configured number, else the node's cores split among its ranks."""
-    import torch
-
-    if configured:
-        threads = configured
-    else:
-        from mpi4py import MPI
-
-        on_node = comm.Split_type(MPI.COMM_TYPE_SHARED).Get_size()
-        threads = max(1, (os.cpu_count() or 1) // on_node)
-    torch.set_num_threads(threads)
-    return threads
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Roles: what an algorithm gives the runner
-
-
-class LearnerRole(Protocol):
-    """An algorithm's learner side (`Training` in alphazero.py, `PPOLearner`, `DQNLearner`)."""
-
-    net: Any  # the trained torch module (gradients averaged and buffers shared across learner ranks)
-    publish_every: int  # updates between weight versions
-    max_staleness: int | None  # messages from weights more versions old are stale (None: never)
-    gated: bool  # actors play with weights learner 0 picks (AlphaZero's SPRT gate), not the newest
-
-    @property
-    def steps(self) -> int: ...  # updates so far
-    @property
-    def log_step(self) -> int: ...  # the step its figures are logged at (updates or env steps)
-    @property
-    def done(self) -> bool: ...
-    def receive(self, payload: dict[str, Any], stale: bool = False) -> None: ...
-    def update_ready(self) -> bool: ...
-    def update(self, average_gradients: Any = None) -> int: ...
-    def acting_state(self) -> dict[str, Any]: ...
-    def save(self) -> None: ...
-    def log(self, figures: dict[str, Any], step: int) -> None: ...
-    def summary(self) -> dict[str, float]: ...
-
-
-class ActorRole(Protocol):
-    """An algorithm's actor side (`AZActor`, `PPOActor`, `DQNActor`)."""
-
-    def budget(self, versions: int) -> float: ...  # samples it may have sent once `versions` new versions came
-
-    def load_weights(self, state: dict[str, Any]) -> None: ...
-    def step(self) -> dict[str, Any] | None: ...  # a message with a "samples" count, or None
-    def rates(self) -> dict[str, float]: ...  # per-second figures since the last call
-    def close(self) -> None: ...
-
-
-def roles(algo: str) -> tuple[Any, Any]:
-    """(learner factory, actor class) of an algorithm: `az`, `ppo` (synchronous) or `dqn` (Ape-X)."""
-    if algo == "az":
-        from agents.alphazero import AZActor, learner_role
-
-        return learner_role, AZActor
-    if algo == "ppo":
-        from agents.ppo import PPOActor, learner_role
-
-        return learner_role, PPOActor
-    if algo == "dqn":
-        from agents.dqn import DQNActor, learner_role
-
-        return learner_role, DQNActor
-    raise ConfigError(f"arena selfplay runs algo az, ppo or dqn; got '{algo}'")
-
-
-def total_steps(config: Any) -> int:
-    """The run's length in the unit its learner logs at: AlphaZero updates, PPO and DQN env steps."""
-    section = {"az": "learn", "ppo": "ppo", "dqn": "dqn"}[config.algo]
-    return int(getattr(config, section).total_steps)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Learner ranks
 
 
 def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Interrupted) -> dict[str, float]:
     """Drain samples, update, publish weights; on the last step (or a stop) checkpoint and release the actors."""
-    import torch
-
-    from runners.run import resolve_device
-
     rank, size = comm.Get_rank(), comm.Get_size()
     learners = config.distributed.learners
     actors = [r for r in range(learners, size) if (r - learners) % learners == rank]
-    make_learner, _ = roles(config.algo)
-    role: LearnerRole = make_learner(config, run if rank == 0 else None, resolve_device(config.run.device), len(actors))
+    role: LearnerRole = ALGORITHMS[config.algo].learner_role(
+        config, run if rank == 0 else None, resolve_device(config.run.device), len(actors)
+    )
     if learners > 1:  # every learner starts from learner 0's weights and optimizer (fresh or restored)
         role.load_shared_state(learner_comm.bcast(role.shared_state() if rank == 0 else None, root=0))
 
@@ -192,7 +111,9 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
 
     publish()
     # under mpirun stderr is a pipe or a file: plain progress lines from learner 0, never a bar
-    bar = ProgressBar(total_steps(config), f"{config.algo} learner", enabled=False, completed=role.log_step)
+    bar = ProgressBar(
+        ALGORITHMS[config.algo].total_steps(config), f"{config.algo} learner", enabled=False, completed=role.log_step
+    )
     if rank == 0:
         bar.__enter__()
     dropped = received = 0
@@ -220,7 +141,7 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
         ready = role.update_ready()
         stopping = stop.flag or stop_requested
         if learners > 1:
-            from mpi4py import MPI
+            from mpi4py import MPI  # why: an optional extra, only under mpirun
 
             ready = learner_comm.allreduce(ready, op=MPI.LAND)
             stopping = learner_comm.allreduce(stopping, op=MPI.LOR)
@@ -269,7 +190,7 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
         elif comm.iprobe(tag=TAG_STOP_REQUEST):  # an unreceived message at MPI_Finalize is an error
             comm.recv(tag=TAG_STOP_REQUEST)
         elif comm.iprobe(tag=TAG_BYE):
-            from mpi4py import MPI
+            from mpi4py import MPI  # why: an optional extra, only under mpirun
 
             status = MPI.Status()
             comm.recv(tag=TAG_BYE, status=status)
@@ -290,14 +211,11 @@ def learner_loop(config: Any, run: Any, comm: Any, learner_comm: Any, stop: Inte
 
 def actor_loop(config: Any, run: Any, comm: Any, stop: Interrupted) -> None:
     """Act with the newest weights; send what the actor makes; stop when the learner says so."""
-    import torch
-
     rank, size = comm.Get_rank(), comm.Get_size()
     learners = config.distributed.learners
     learner = (rank - learners) % learners
     my_share = len([r for r in range(learners, size) if (r - learners) % learners == learner])
-    _, make_actor = roles(config.algo)
-    actor: ActorRole = make_actor(
+    actor: ActorRole = ALGORITHMS[config.algo].actor_role(
         config, rank - learners, size - learners, my_share, torch.device(config.distributed.actor_device)
     )
     version = step = -1
@@ -383,27 +301,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """One process: the same as `arena train`; under mpirun: learner and actor ranks."""
-    from runners.config import apply_overrides, load_config
-    from runners.run import read_run_config
-    from runners.train import algorithm_of, algorithms, check_config, resumed_algorithm, split_positionals
-
     path, overrides = split_positionals(args.items)
     algo = resumed_algorithm(args.resume) if args.resume else algorithm_of(path, overrides, "az")
-    table = algorithms()
-    if algo not in table:
-        raise ConfigError(f"unknown algo '{algo}'; valid: {', '.join(table)}")
-    config_type = table[algo][0]
+    if algo not in ALGORITHMS:
+        raise ConfigError(f"unknown algo '{algo}'; valid: {', '.join(ALGORITHMS)}")
+    config_type = ALGORITHMS[algo].config
     comm = mpi_world()
     if comm is None or comm.Get_size() == 1:
-        from runners.train import main as train_main
-
         if args.resume:
             config = apply_overrides(read_run_config(args.resume, config_type), overrides)
         else:
             config = load_config(config_type, path, overrides)
         if config.distributed.learners > 1:  # one process is one learner: refuse rather than ignore the setting
             check_ranks(config, 1)
-        return train_main(argparse.Namespace(items=args.items, algo=algo, resume=args.resume, list_keys=False))
+        return train.main(argparse.Namespace(items=args.items, algo=algo, resume=args.resume, list_keys=False))
     try:
         if args.resume:  # checked before any work, on every rank alike
             config = apply_overrides(read_run_config(args.resume, config_type), overrides)
@@ -438,8 +349,6 @@ def check_ranks(config: Any, size: int) -> None:
 
 
 def _distributed(config_type: type, config: Any, args: argparse.Namespace, overrides: list[str], comm: Any) -> int:
-    from runners.run import Run
-
     stop = Interrupted()
     rank, size = comm.Get_rank(), comm.Get_size()
     if args.resume is not None:
@@ -479,7 +388,7 @@ def _distributed(config_type: type, config: Any, args: argparse.Namespace, overr
     # and rank 0 alone reports the interruption (130), after they are gone.
     if rank != 0:
         return 0
-    from mpi4py import MPI
+    from mpi4py import MPI  # why: an optional extra, only under mpirun
 
     MPI.Finalize()  # waits for every rank to finalize
     time.sleep(0.5)

@@ -34,6 +34,7 @@ import socket
 import threading
 import time
 import uuid
+import webbrowser
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from typing import Any
 import anyio
 import numpy as np
 import uvicorn
+import yaml
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
@@ -50,7 +52,14 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from envs.errors import ArenaError
+from agents import parse_spec
+from agents.matches import GameRecord
+from agents.solvers import SOLVERS
+from core.errors import ArenaError
+from envs import GAMES, GYM_IDS, make_game
+from runners.play import agent_value
+from runners.plot import read_metrics
+from runners.tournament import AgentCache, Ledger, crosstable, play_pairing, ratings_rows, schedule, standings
 
 WEB_DIR = Path(__file__).with_name("web")
 """The page: index.html, app.js, style.css (installed as package data)."""
@@ -126,8 +135,6 @@ def search_info(agent: Any, state: Any, num_actions: int) -> dict[str, Any] | No
     shares or counts) and `value` (the mover's expected outcome in [-1, 1]), optionally `proven` (that value
     when the search proved it). An agent with only `value(state)` gives its value; others give None.
     """
-    from runners.play import agent_value
-
     info = getattr(agent, "last_search", None)
     info = info if isinstance(info, dict) else {}
     value = info.get("value")
@@ -156,8 +163,7 @@ def search_info(agent: Any, state: Any, num_actions: int) -> dict[str, Any] | No
 
 def check_spec_paths(spec: str, roots: Sequence[Path], models_dir: Path) -> None:
     """Raise `Refused` when a path in the agent spec leads outside `roots`; a malformed spec raises ArenaError."""
-    from agents import parse_spec
-    from runners.checkpoint import resolve_checkpoint_path
+    from core.checkpoint import resolve_checkpoint_path  # why: loads torch; the URL prints before it
 
     _, args, kwargs = parse_spec(spec)
     values = [a for a in args if isinstance(a, str)]
@@ -312,8 +318,6 @@ def read_records(path: Path) -> list[Any]:
     `Ledger(path)` repairs a partial last line by truncating the file, which a reader must not do while
     `arena tournament` in another process is writing that line.
     """
-    from runners.tournament import GameRecord
-
     if not path.is_file():
         return []
     out = []
@@ -350,8 +354,6 @@ def connected_players(records: Sequence[Any], players: Sequence[str]) -> list[st
 
 def tournament_report(records: Sequence[Any], players: Sequence[str] | None = None, points: int = 24) -> dict:
     """Elo rows with 95% intervals, the crosstable, and Elo after each of about `points` prefixes of the games."""
-    from runners.tournament import crosstable, ratings_rows, standings
-
     if players is None:
         players = list(dict.fromkeys(p for r in records for p in (r.first, r.second)))
     field_players = connected_players(records, players)
@@ -400,8 +402,6 @@ def _finite(value: Any) -> Any:
 
 def replay_frames(record: Any) -> dict[str, Any]:
     """Every position of a finished game, for replay: cells, the cell each move filled, and who moves next."""
-    from envs import make_game
-
     game = make_game(record.game)
     opening = game.parse_moves(record.opening)
     moves = game.parse_moves(record.moves)
@@ -442,9 +442,6 @@ class TournamentJob:
 
     def run(self) -> None:
         """Play every pairing not yet in the ledger, one game at a time, until done or stopped."""
-        from envs import make_game
-        from runners.tournament import AgentCache, Ledger, play_pairing
-
         try:
             game = make_game(self.game_name, **self.options)
             cache = AgentCache(game)
@@ -539,8 +536,6 @@ DEFAULT_OPPONENTS = {
 
 def run_game(config: dict[str, Any]) -> str | None:
     """The board game a run's config trained on (`game:` for AlphaZero, a Gymnasium id for PPO/DQN), if any."""
-    from envs import GAMES, GYM_IDS
-
     env = config.get("env")
     name = config.get("game") or GYM_IDS.get(env.get("id") if isinstance(env, dict) else None)
     return name if name in GAMES else None
@@ -548,10 +543,6 @@ def run_game(config: dict[str, Any]) -> str | None:
 
 def suggested_opponents(game_name: str, models_dir: Path, runs_dir: Path) -> list[str]:
     """Specs worth offering for a game: classic players, its solver, shipped nets and trained runs."""
-    import yaml
-
-    from agents.solvers import SOLVERS
-
     specs = [DEFAULT_OPPONENTS.get(game_name, "random"), "random", "greedy", "minimax:depth=4", "mcts:sims=500"]
     if game_name in SOLVERS:
         specs.append("solver")
@@ -570,7 +561,7 @@ def suggested_opponents(game_name: str, models_dir: Path, runs_dir: Path) -> lis
 def create_app(runs_dir: Path = Path("runs"), models_dir: Path | None = None) -> FastAPI:
     """The web app; checkpoints may come only from `runs_dir` and `models_dir` (default: the shipped `models/`)."""
     if models_dir is None:
-        from agents.alphazero import MODELS_DIR
+        from algorithms.alphazero import MODELS_DIR  # why: loads torch; the URL prints before it
 
         models_dir = MODELS_DIR
     runs_dir, models_dir = Path(runs_dir), Path(models_dir)
@@ -622,7 +613,7 @@ def create_app(runs_dir: Path = Path("runs"), models_dir: Path | None = None) ->
     # -- helpers ------------------------------------------------------------------------------------------------
 
     def build_agent(spec: str, game: Any) -> Any:
-        from agents import make_agent
+        from algorithms.registry import make_agent  # why: loads torch; the URL prints before it
 
         spec = spec.strip()
         if not spec:
@@ -631,8 +622,6 @@ def create_app(runs_dir: Path = Path("runs"), models_dir: Path | None = None) ->
         return make_agent(spec, game)
 
     def build_game(name: str, options: dict[str, Any]) -> Any:
-        from envs import make_game
-
         try:
             return make_game(name, **options)
         except TypeError as error:  # an option the game's constructor does not take
@@ -674,8 +663,6 @@ def create_app(runs_dir: Path = Path("runs"), models_dir: Path | None = None) ->
 
     @app.get("/api/games")
     async def games() -> dict[str, Any]:
-        from envs import GAMES, make_game
-
         out = []
         for name in GAMES:
             game = make_game(name)
@@ -844,8 +831,6 @@ def create_app(runs_dir: Path = Path("runs"), models_dir: Path | None = None) ->
 
     @app.post("/api/tournaments")
     async def start_tournament(body: StartTournament) -> dict[str, Any]:
-        from runners.tournament import schedule
-
         game = build_game(body.game, body.options)
         agents = [a.strip() for a in body.agents if a.strip()]
         for spec in agents:  # a bad spec fails now, with its message, not in the thread later
@@ -871,8 +856,6 @@ def create_app(runs_dir: Path = Path("runs"), models_dir: Path | None = None) ->
 
     @app.get("/api/runs")
     async def runs() -> dict[str, Any]:
-        import yaml
-
         found = []
         for metrics in runs_dir.glob("*/metrics.jsonl") if runs_dir.is_dir() else []:
             folder = metrics.parent
@@ -897,8 +880,6 @@ def create_app(runs_dir: Path = Path("runs"), models_dir: Path | None = None) ->
 
     @app.get("/api/runs/{name}")
     async def run_metrics(name: str, points: int = 400) -> dict[str, Any]:
-        from runners.plot import read_metrics
-
         metrics = run_folder(name) / "metrics.jsonl"
         if not metrics.is_file():
             raise HTTPException(404, f"no metrics.jsonl in {run_folder(name)}")
@@ -1022,8 +1003,6 @@ def main(args: argparse.Namespace) -> int:
     print(f"arena serve: {url}  (runs from {args.runs}/; Ctrl-C stops)", flush=True)
     app = create_app(args.runs)
     if args.open:
-        import webbrowser
-
         webbrowser.open(url)
     make_server(app).run(sockets=[sock])
     return 0

@@ -8,63 +8,12 @@ pair; the test stops when it crosses `log((1-beta)/alpha)` (H1 accepted) or `log
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
-
-from envs.errors import ArenaError
-from runners.ratings import pair_elo, sprt_bounds, sprt_decision, sprt_llr
-from runners.tournament import play_game, random_opening
-
-
-@dataclass(frozen=True)
-class SprtResult:
-    """The outcome of one SPRT: the counts, the final LLR, the bounds and the accepted hypothesis (or None)."""
-
-    wins: int
-    losses: int
-    draws: int
-    llr: float
-    bounds: tuple[float, float]
-    accepted: str | None
-
-
-def run_sprt(
-    game: Any,
-    candidate: Any,
-    baseline: Any,
-    *,
-    elo0: float = 0.0,
-    elo1: float = 30.0,
-    alpha: float = 0.05,
-    beta: float = 0.05,
-    max_games: int = 10_000,
-    opening_plies: int = 2,
-    seed: int = 0,
-    on_pair: Any = None,
-) -> SprtResult:
-    """Play colour-swapped pairs of games until the LLR crosses a bound or `max_games` are played."""
-    if not elo1 > elo0:
-        raise ArenaError(f"--elo1 must be above --elo0, got elo0={elo0} elo1={elo1}")
-    rng = np.random.default_rng(seed)
-    wins = losses = draws = 0
-    llr, accepted = 0.0, None
-    while accepted is None and wins + losses + draws < max_games:
-        opening = random_opening(game, opening_plies, rng)
-        game_seed = int(rng.integers(2**31))
-        for candidate_moves_first in (True, False):
-            first, second = (candidate, baseline) if candidate_moves_first else (baseline, candidate)
-            state, _ = play_game(game, first, second, opening, game_seed)
-            candidate_return = float(state.returns()[0 if candidate_moves_first else 1])
-            wins += candidate_return > 0
-            losses += candidate_return < 0
-            draws += candidate_return == 0
-        llr = sprt_llr(wins, losses, draws, elo0, elo1)
-        accepted = sprt_decision(llr, alpha, beta)
-        if on_pair is not None:
-            on_pair(wins, losses, draws, llr)
-    return SprtResult(wins, losses, draws, llr, sprt_bounds(alpha, beta), accepted)
+from agents.matches import run_sprt
+from agents.ratings import pair_elo, sprt_bounds
+from algorithms.registry import make_agent
+from core.errors import ArenaError
+from envs import make_game
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,9 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the test and print LLR, bounds and the decision, cutechess-style."""
-    from agents import make_agent
-    from envs import make_game
-
     game = make_game(args.game)
     candidate, baseline = make_agent(args.candidate, game), make_agent(args.baseline, game)
     for name, value in (("alpha", args.alpha), ("beta", args.beta)):

@@ -19,88 +19,32 @@ import csv
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import sys
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
+from rich.console import Console
+from rich.table import Table
 
-from envs.errors import ArenaError
-from runners.ratings import Ratings, fit_ratings, pair_elo
-
-
-@dataclass(frozen=True)
-class Pairing:
-    """One scheduled game: who moves first, from which opening, with which seed."""
-
-    id: str
-    first: str
-    second: str
-    opening: tuple[int, ...]
-    seed: int
-
-
-@dataclass(frozen=True)
-class GameRecord:
-    """A finished game as the ledger stores it."""
-
-    id: str
-    game: str
-    first: str
-    second: str
-    opening: str
-    moves: str
-    result: str  # "1-0", "0-1" or "1/2-1/2" from the first player's side
-    score: float  # points of the first player: 1, 0 or 0.5
-    plies: int
-    seed: int
-    seconds: float
-
+from agents.base import Agent
+from agents.matches import GameRecord, Pairing, play_lockstep, play_pairing, random_opening, read_openings
+from agents.ratings import Ratings, fit_ratings, pair_elo
+from core.config import TrackingConfig
+from core.device import mpi_world
+from core.errors import ArenaError
+from core.progress import ProgressBar
+from core.tracking import Tracker
+from envs import make_game
+from envs.base import Game
 
 # ---------------------------------------------------------------------------------------------------------------
 # Scheduling
-
-
-def random_opening(game: Any, plies: int, rng: np.random.Generator) -> tuple[int, ...]:
-    """`plies` random legal moves from the start that do not end the game (retried if they do)."""
-    for _ in range(100):
-        state = game.initial_state()
-        moves = []
-        for _ in range(plies):
-            legal = state.legal_actions()
-            action = int(rng.choice(legal))
-            state = state.apply(action)
-            moves.append(action)
-            if state.is_terminal():
-                break
-        if not state.is_terminal():
-            return tuple(moves)
-    raise ArenaError(f"could not find a {plies}-ply opening of {game.name} that leaves the game open")
-
-
-def read_openings(path: Path, game: Any) -> list[tuple[int, ...]]:
-    """Openings from a file, one move list per line in the game's notation (`#` starts a comment)."""
-    if not path.is_file():
-        raise ArenaError(f"openings file not found: {path}")
-    openings = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        text = line.split("#", 1)[0].strip()
-        if not text:
-            continue
-        try:
-            state = game.state_from_moves(text)
-        except ArenaError as error:
-            raise ArenaError(f"{path}:{number}: {error}") from None
-        if state.is_terminal():
-            raise ArenaError(f"{path}:{number}: the opening {text!r} already ends the game")
-        openings.append(tuple(game.parse_moves(text)))
-    if not openings:
-        raise ArenaError(f"{path} holds no openings")
-    return openings
 
 
 def schedule(
@@ -152,64 +96,23 @@ def _stable_hash(*parts: str) -> int:
 # Playing
 
 
-def play_game(
-    game: Any, first: Any, second: Any, opening: Sequence[int] = (), seed: int | None = None
-) -> tuple[Any, list[int]]:
-    """Play one game between two Agents from an opening; returns the final state and the moves after it."""
-    state = game.state_from_moves(list(opening))
-    players = (first, second)
-    for index, agent in enumerate(players):
-        agent.reset(None if seed is None else seed + index)
-    moves = []
-    while not state.is_terminal():
-        agent = players[state.current_player()]
-        action = int(agent.act(state))
-        try:
-            state = state.apply(action)
-        except ArenaError as error:
-            raise ArenaError(f"agent {agent.name} played an illegal move: {error}") from None
-        moves.append(action)
-    return state, moves
+class AgentCache(dict):
+    """Agents built once per process from their spec strings (any kind `make_agent` knows)."""
 
-
-class AgentCache:
-    """Agents built once per process from their spec strings."""
-
-    def __init__(self, game: Any) -> None:
+    def __init__(self, game: Game) -> None:
+        super().__init__()
         self.game = game
-        self.agents: dict[str, Any] = {}
 
-    def __getitem__(self, spec: str) -> Any:
-        if spec not in self.agents:
-            from agents import make_agent
-
-            self.agents[spec] = make_agent(spec, self.game)
-        return self.agents[spec]
+    def __missing__(self, spec: str) -> Agent:
+        self[spec] = agent = make_agent(spec, self.game)
+        return agent
 
 
-def play_pairing(game: Any, cache: AgentCache, pairing: Pairing) -> GameRecord:
-    """Play one scheduled game and describe it for the ledger."""
-    start = time.perf_counter()
-    state, moves = play_game(game, cache[pairing.first], cache[pairing.second], pairing.opening, pairing.seed)
-    return _record(game, pairing, state, moves, round(time.perf_counter() - start, 4))
+def make_agent(spec: str, game: Game) -> Agent:
+    """An agent of any kind, classic or trained (`algorithms.registry.make_agent`)."""
+    from algorithms.registry import make_agent as make  # why: loads torch, which classic agents never need
 
-
-def _record(game: Any, pairing: Pairing, final: Any, moves: list[int], seconds: float) -> GameRecord:
-    score = (float(final.returns()[0]) + 1) / 2
-    result = {1.0: "1-0", 0.0: "0-1"}.get(score, "1/2-1/2")
-    return GameRecord(
-        id=pairing.id,
-        game=game.name,
-        first=pairing.first,
-        second=pairing.second,
-        opening=game.moves_to_text(pairing.opening),
-        moves=game.moves_to_text(moves),
-        result=result,
-        score=score,
-        plies=len(pairing.opening) + len(moves),
-        seed=pairing.seed,
-        seconds=seconds,
-    )
+    return make(spec, game)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -263,55 +166,18 @@ def play_schedule(
     show_progress: bool = True,
 ) -> None:
     """Play every pairing not already in the ledger: over MPI ranks when launched by mpirun, else worker processes."""
-    comm = _mpi_world()
+    comm = mpi_world()
     done = {r.id for r in ledger.records()}
     todo = [p for p in pairings if p.id not in done]
     if comm is not None and comm.Get_size() > 1:
         _play_mpi(comm, game_name, game_options, todo, ledger)
         return
-    from runners.progress import ProgressBar
-
     with ProgressBar(
         len(pairings), "games", completed=len(pairings) - len(todo), enabled=None if show_progress else False
     ) as bar:
         for record in _play_local(game_name, game_options, todo, workers):
             ledger.append(record)
             bar.update(1)
-
-
-def play_lockstep(game: Any, cache: AgentCache, pairings: Sequence[Pairing]) -> list[GameRecord]:
-    """Play many scheduled games at once: an agent that searches in batches (`act_batch`) moves in every game
-    where it is to move with one call, so a net's search evaluates a leaf of each game per network call.
-
-    Each agent is reset once, with the first pairing's seed, rather than before each game as `play_pairing`
-    does: the games are interleaved. The results are deterministic for a given schedule all the same.
-    """
-    start = time.perf_counter()
-    states = [game.state_from_moves(list(p.opening)) for p in pairings]
-    moves: list[list[int]] = [[] for _ in pairings]
-    for index, spec in enumerate(dict.fromkeys(s for p in pairings for s in (p.first, p.second))):
-        cache[spec].reset(pairings[0].seed + index)
-    active = [i for i, state in enumerate(states) if not state.is_terminal()]
-    while active:
-        to_move: dict[str, list[int]] = {}
-        for i in active:
-            pairing = pairings[i]
-            to_move.setdefault(pairing.second if states[i].current_player() else pairing.first, []).append(i)
-        for spec, games in to_move.items():
-            agent = cache[spec]
-            if hasattr(agent, "act_batch"):
-                actions = [int(a) for a in agent.act_batch([states[i] for i in games])]
-            else:
-                actions = [int(agent.act(states[i])) for i in games]
-            for i, action in zip(games, actions, strict=True):
-                try:
-                    states[i] = states[i].apply(action)
-                except ArenaError as error:
-                    raise ArenaError(f"agent {agent.name} played an illegal move: {error}") from None
-                moves[i].append(action)
-        active = [i for i in active if not states[i].is_terminal()]
-    seconds = round((time.perf_counter() - start) / max(len(pairings), 1), 4)
-    return [_record(game, p, s, m, seconds) for p, s, m in zip(pairings, states, moves, strict=True)]
 
 
 LOCKSTEP_GAMES = 50
@@ -323,8 +189,6 @@ def _batched(game: Any, cache: AgentCache, todo: Sequence[Pairing]) -> bool:
 
 
 def _play_local(game_name: str, options: dict, todo: list[Pairing], workers: int) -> Iterable[GameRecord]:
-    from envs import make_game
-
     game = make_game(game_name, **options)
     cache = AgentCache(game)
     lockstep = bool(todo) and _batched(game, cache, todo)
@@ -337,8 +201,6 @@ def _play_local(game_name: str, options: dict, todo: list[Pairing], workers: int
         for pairing in todo:
             yield play_pairing(game, cache, pairing)
         return
-    import multiprocessing
-
     # spawn, not fork: torch and threads in the parent do not survive a fork cleanly
     context = multiprocessing.get_context("spawn")
     with context.Pool(workers, initializer=_worker_init, initargs=(game_name, options)) as pool:
@@ -353,9 +215,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(game_name: str, options: dict) -> None:
-    import torch
-
-    from envs import make_game
+    import torch  # why: a worker sets its torch threads; torch loads only in workers
 
     torch.set_num_threads(1)
     game = make_game(game_name, **options)
@@ -370,19 +230,9 @@ def _worker_play_lockstep(pairings: list[Pairing]) -> list[GameRecord]:
     return play_lockstep(_WORKER["game"], _WORKER["cache"], pairings)
 
 
-def _mpi_world() -> Any:
-    if not any(k in os.environ for k in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")):
-        return None  # not launched by mpirun: do not initialise MPI at all
-    from mpi4py import MPI
-
-    return MPI.COMM_WORLD
-
-
 def _play_mpi(comm: Any, game_name: str, options: dict, todo: list[Pairing], ledger: Ledger) -> None:
     """Rank r plays games r, r+size, ...; every rank sends each result to rank 0, which writes the ledger."""
-    import torch
-
-    from envs import make_game
+    import torch  # why: a worker sets its torch threads; torch loads only in workers
 
     torch.set_num_threads(1)
     rank, size = comm.Get_rank(), comm.Get_size()
@@ -538,7 +388,7 @@ def write_reports(table: Standings, out: Path, title: str) -> list[Path]:
 
 def plot_ratings(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
     """Horizontal bars of Elo with 95% error bars, strongest on top."""
-    import matplotlib
+    import matplotlib  # why: half a second to import, only for the plot
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -560,9 +410,6 @@ def plot_ratings(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
 
 def print_report(table: Standings, title: str) -> None:
     """Ratings table, crosstable and pair lines in the terminal."""
-    from rich.console import Console
-    from rich.table import Table
-
     console = Console(highlight=False)
     ratings = Table(title=title)
     for column in ("rank", "agent", "Elo", "95%", "games", "score", "LOS next"):
@@ -648,8 +495,6 @@ def parse_anchor(text: str, players: Sequence[str]) -> tuple[str | None, float]:
 
 def parse_game_options(items: Sequence[str]) -> dict[str, Any]:
     """`KEY=VALUE` strings -> options with numbers parsed."""
-    import yaml
-
     options = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -661,8 +506,6 @@ def parse_game_options(items: Sequence[str]) -> dict[str, Any]:
 
 def main(args: argparse.Namespace) -> int:
     """Schedule, play what is not in the ledger yet, rate, report."""
-    from envs import make_game
-
     for option, least in (("games", 1), ("workers", 1), ("opening_plies", 0)):
         if getattr(args, option) < least:
             raise ArenaError(f"--{option.replace('_', '-')} must be at least {least}, got {getattr(args, option)}")
@@ -671,8 +514,6 @@ def main(args: argparse.Namespace) -> int:
     agents = list(args.agents)
     if args.gauntlet and args.gauntlet not in agents:
         agents.insert(0, args.gauntlet)
-    from agents import make_agent
-
     for spec in agents:  # fail on a bad spec now, not in a worker minutes later
         make_agent(spec, game)
     anchor, anchor_elo = parse_anchor(args.anchor, agents)
@@ -689,7 +530,7 @@ def main(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"tournament-{game.name}"
     ledger = Ledger(out / "ledger.jsonl")
     play_schedule(game.name, options, pairings, ledger, args.workers)
-    comm = _mpi_world()
+    comm = mpi_world()
     if comm is not None and comm.Get_rank() != 0:
         return 0
     wanted = {p.id for p in pairings}
@@ -713,9 +554,6 @@ def export_records(records: Sequence[GameRecord], path: Path) -> None:
 
 
 def _track(out: Path, mode: str, table: Standings, title: str) -> None:
-    from runners.config import TrackingConfig
-    from runners.tracking import Tracker
-
     rows = ratings_rows(table)
     with Tracker(out, TrackingConfig(mode=mode), run_name=out.name, config_dict={"title": title}) as tracker:
         tracker.table("tournament/ratings", list(rows[0]), [list(r.values()) for r in rows], step=0)

@@ -9,26 +9,20 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from envs.errors import ArenaError
-from runners.config import ConfigError, describe_config, load_config, read_yaml
+from agents import make_agent
+from algorithms.nets import PRESETS, is_recurrent
+from algorithms.registry import ALGORITHMS
+from algorithms.rl_envs import make_env
+from core.config import ConfigError, apply_overrides, describe_config, load_config, read_yaml
+from core.errors import ArenaError
+from core.run import Run, read_run_config
+from envs import make_game
 
 DEFAULT_ALGO = "ppo"
 """What `arena train` trains with no config file: PPO on CartPole-v1 with its embedded defaults."""
-
-
-def algorithms() -> dict[str, tuple[type, Callable[[Any, Any], dict[str, float]]]]:
-    """Algorithm name -> (config dataclass, train function). Imported on demand: they load torch."""
-    from agents import alphazero, dqn, ppo
-
-    return {
-        "ppo": (ppo.PPOConfig, ppo.train),
-        "dqn": (dqn.DQNConfig, dqn.train),
-        "az": (alphazero.AZConfig, alphazero.train),
-    }
 
 
 def algorithm_of(path: Path | None, overrides: list[str], fallback: str = DEFAULT_ALGO) -> str:
@@ -66,10 +60,6 @@ def choose_algorithm(path: Path | None, overrides: list[str], requested: str | N
 
 def check_config(config: Any) -> None:
     """What a config's types cannot catch (an unknown game, net preset, env id, opponent), before any run dir exists."""
-    from agents import make_agent
-    from agents.nets import PRESETS, is_recurrent
-    from envs import make_game
-
     game_name = getattr(config, "game", None)
     game = None
     if isinstance(game_name, str):
@@ -85,8 +75,6 @@ def check_config(config: Any) -> None:
         raise ConfigError(f"{key}: {preset!r} is recurrent; DQN here takes feed-forward presets")
     env = getattr(config, "env", None)
     if env is not None and hasattr(env, "id"):
-        from agents.rl_envs import make_env
-
         try:
             make_env(env).close()
         except ArenaError as error:
@@ -129,9 +117,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Build (or reopen) the run and train."""
-    from runners.config import apply_overrides
-    from runners.run import Run, read_run_config
-
     path, overrides = split_positionals(args.items)
     if args.resume is not None:
         if path is not None:
@@ -141,10 +126,9 @@ def main(args: argparse.Namespace) -> int:
             raise ConfigError(f"--algo {args.algo} contradicts algo {name} of {args.resume / 'config.yaml'}")
     else:
         name = choose_algorithm(path, overrides, args.algo, DEFAULT_ALGO)
-    table = algorithms()
-    if name not in table:
-        raise ConfigError(f"unknown algo '{name}'; valid: {', '.join(table)}")
-    config_type, train_fn = table[name]
+    if name not in ALGORITHMS:
+        raise ConfigError(f"unknown algo '{name}'; valid: {', '.join(ALGORITHMS)}")
+    config_type, train_fn = ALGORITHMS[name].config, ALGORITHMS[name].train
     if args.list_keys:
         print("\n".join(describe_config(config_type)))
         return 0

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from agents import make_agent
-from agents.alphazero import AZConfig, ReplayWindow, Samples, train
-from agents.evaluators import TorchEvaluator
-from agents.nets import PolicyValueNet
+from agents.matches import play_game
+from algorithms.alphazero import AZConfig, ReplayWindow, Samples, train
+from algorithms.evaluators import TorchEvaluator
+from algorithms.nets import PolicyValueNet
+from algorithms.registry import make_agent
+from core.config import load_config
+from core.errors import ArenaError
+from core.run import Run
 from envs import make_game
-from envs.errors import ArenaError
-from runners.config import load_config
-from runners.run import Run
-from runners.tournament import play_game
 
 TINY = [
     "game=tictactoe",
@@ -150,14 +150,15 @@ def test_gating_plays_an_sprt_and_keeps_the_acting_weights_in_the_checkpoint(tmp
         train(config, run)
     gates = [line for line in (tmp_path / "g" / "metrics.jsonl").read_text().splitlines() if "gate/llr" in line]
     assert len(gates) == 2
-    from runners.checkpoint import load_checkpoint_file
+    from core.checkpoint import load_checkpoint_file
 
     payload = load_checkpoint_file(tmp_path / "g" / "checkpoints" / "ckpt-000000000010.pt")
     assert set(payload["acting_net"]) == set(payload["net"])
 
 
 def test_a_tournament_plays_searching_agents_in_lockstep_and_they_hold_the_solver_to_draws():
-    from runners.tournament import AgentCache, Pairing, play_lockstep
+    from agents.matches import Pairing, play_lockstep
+    from runners.tournament import AgentCache
 
     game = make_game("tictactoe")
     cache = AgentCache(game)

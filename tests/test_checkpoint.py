@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from runners.checkpoint import (
+from core.checkpoint import (
     CheckpointError,
     CheckpointManager,
     capture_rng,
@@ -116,7 +116,7 @@ def test_no_good_checkpoint_names_every_file_tried(tmp_path):
 KILLED_WRITER = textwrap.dedent(
     """
     import sys, time, torch
-    from runners.checkpoint import CheckpointManager
+    from core.checkpoint import CheckpointManager
 
     manager = CheckpointManager(sys.argv[1])
     manager.save({"weights": torch.full((1000,), 1.0)}, step=1)
@@ -154,7 +154,7 @@ def test_sigkill_while_writing_leaves_the_previous_checkpoint_loadable(tmp_path)
 
 
 def test_an_agent_from_a_run_dir_falls_back_past_a_truncated_newest_checkpoint(tmp_path):
-    from runners.checkpoint import load_newest_checkpoint
+    from core.checkpoint import load_newest_checkpoint
 
     manager = CheckpointManager(tmp_path / "run" / "checkpoints", keep=3)
     good = manager.save({"x": torch.arange(1000)}, 1)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from envs.errors import ArenaError
+from core.errors import ArenaError
 from runners.cli import COMMANDS, main
 
 
@@ -238,7 +238,7 @@ def test_resume_refuses_a_checkpoint_of_another_game(az_run, tmp_path, capsys):
 
 
 def test_an_az_run_dir_with_a_truncated_newest_checkpoint_plays_with_the_previous_one(az_run, tmp_path):
-    from agents import make_agent
+    from algorithms.registry import make_agent
     from envs import make_game
 
     run = copy_run(az_run, tmp_path)

@@ -5,7 +5,7 @@ from typing import Literal
 
 import pytest
 
-from runners.config import (
+from core.config import (
     ConfigError,
     RunConfig,
     TrackingConfig,

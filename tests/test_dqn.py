@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from agents.buffers import NStepFolder, ReplayBuffer, SumTree
-from agents.dqn import DQNConfig, model_from_checkpoint, random_actions, td_loss, train
-from agents.nets import QNetwork
-from runners.checkpoint import load_checkpoint_file, resolve_checkpoint_path
-from runners.config import load_config
-from runners.run import Run
+from algorithms.buffers import NStepFolder, ReplayBuffer, SumTree
+from algorithms.dqn import DQNConfig, model_from_checkpoint, random_actions, td_loss, train
+from algorithms.nets import QNetwork
+from core.checkpoint import load_checkpoint_file, resolve_checkpoint_path
+from core.config import load_config
+from core.run import Run
 
 
 def make_run(tmp_path, *overrides, name="r"):
@@ -127,7 +127,7 @@ def test_dqn_solves_cartpole_within_50k_steps(tmp_path, seed):
 
 
 def test_board_game_q_network_becomes_a_tournament_agent(tmp_path):
-    from agents import make_agent
+    from algorithms.registry import make_agent
     from envs import make_game
 
     config, run = make_run(

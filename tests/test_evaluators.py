@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from agents.evaluators import OnnxEvaluator, TorchEvaluator, fold_batchnorm, make_evaluator, onnxruntime_available
-from agents.nets import PolicyValueNet
+from algorithms.evaluators import OnnxEvaluator, TorchEvaluator, fold_batchnorm, make_evaluator, onnxruntime_available
+from algorithms.nets import PolicyValueNet
+from core.errors import ArenaError
 from envs import make_game
-from envs.errors import ArenaError
 
 C4 = make_game("connect_four")
 needs_onnx = pytest.mark.skipif(not onnxruntime_available(), reason="onnxruntime is not installed")

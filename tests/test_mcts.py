@@ -226,7 +226,7 @@ def test_a_double_threat_against_the_side_to_move_is_a_proven_loss(kind):
 
 def test_searching_agents_say_what_they_thought():
     """`last_search` (read by `arena serve`): visit shares over legal moves, a winning value, the proof if any."""
-    from agents import make_agent
+    from algorithms.registry import make_agent
 
     state = C4.state_from_moves("445566")  # columns 3 and 7 win at once for the side to move
     for spec in ("mcts:sims=300,seed=1", "az:connect_four,sims=32"):

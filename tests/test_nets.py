@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from agents.nets import (
+from algorithms.nets import (
     PRESETS,
     ActorCritic,
     LSTMCore,
@@ -14,7 +14,7 @@ from agents.nets import (
     ResTower,
     make_backbone,
 )
-from envs.errors import ArenaError
+from core.errors import ArenaError
 
 
 @pytest.fixture(autouse=True)
@@ -141,7 +141,7 @@ def test_q_network_shapes():
 
 
 def test_twin_mlp_equals_two_separate_mlps():
-    from agents.nets import MLP, TwinMLP
+    from algorithms.nets import MLP, TwinMLP
 
     twin = TwinMLP((4,), (64, 64))
     obs = torch.randn(5, 4)

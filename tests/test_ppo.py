@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from agents.ppo import PPOConfig, PPOParams, gae, masked_log_probs, model_from_checkpoint, train
-from envs.errors import ArenaError
-from runners.checkpoint import load_checkpoint_file, resolve_checkpoint_path
-from runners.config import ConfigError, load_config
-from runners.run import Run
+from algorithms.ppo import PPOConfig, PPOParams, gae, masked_log_probs, model_from_checkpoint, train
+from core.checkpoint import load_checkpoint_file, resolve_checkpoint_path
+from core.config import ConfigError, load_config
+from core.errors import ArenaError
+from core.run import Run
 
 
 def make_run(tmp_path, *overrides, name="r"):
@@ -159,7 +159,7 @@ def test_ppo_solves_cartpole_within_100k_steps(tmp_path, seed):
 
 
 def test_board_game_policy_becomes_a_tournament_agent(tmp_path):
-    from agents import make_agent
+    from algorithms.registry import make_agent
     from envs import make_game
 
     config, run = make_run(
@@ -180,7 +180,7 @@ def test_board_game_policy_becomes_a_tournament_agent(tmp_path):
 
 
 def test_agent_from_a_cartpole_checkpoint_is_refused_for_a_game(tmp_path):
-    from agents import make_agent
+    from algorithms.registry import make_agent
     from envs import make_game
 
     config, run = make_run(tmp_path, "ppo.total_steps=256", "eval.episodes=0")

@@ -2,7 +2,7 @@
 
 import io
 
-from runners.progress import ProgressBar
+from core.progress import ProgressBar
 
 
 def test_off_a_terminal_progress_is_plain_lines_with_step_rate_and_figures():

@@ -5,8 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from envs.errors import ArenaError
-from runners.ratings import (
+from agents.ratings import (
     elo_from_score,
     expected_score,
     fit_ratings,
@@ -15,6 +14,7 @@ from runners.ratings import (
     sprt_decision,
     sprt_llr,
 )
+from core.errors import ArenaError
 
 
 def matrices(results: dict[tuple[int, int], tuple[int, int, int]], n: int):

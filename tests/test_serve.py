@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from agents.alphazero import MODELS_DIR
+from agents.matches import GameRecord
+from algorithms.alphazero import MODELS_DIR
+from core.errors import ArenaError
 from envs import make_game
-from envs.errors import ArenaError
 from runners.cli import main
 from runners.plot import read_metrics
 from runners.serve import bind, create_app
-from runners.tournament import GameRecord, Ledger
+from runners.tournament import Ledger
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from agents.matches import GameRecord, run_sprt
+from core.errors import ArenaError
 from envs import make_game
-from envs.errors import ArenaError
 from runners.cli import main
 from runners.play import play_session
-from runners.sprt import run_sprt
-from runners.tournament import GameRecord, Ledger, schedule
+from runners.tournament import Ledger, schedule
 
 FIELD = ["random", "greedy", "minimax:depth=2"]
 

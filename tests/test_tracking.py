@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from runners.config import ConfigError, RunConfig, TrackingConfig, load_config, section
+from core.config import ConfigError, RunConfig, TrackingConfig, load_config, section
+from core.run import Run
 from runners.plot import plot_run, read_metrics
-from runners.run import Run
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,8 @@ def wandb_history(offline_dir: Path) -> list[dict]:
 KILLED_COUNTER = textwrap.dedent(
     """
     import sys, time
-    from runners.config import load_config
-    from runners.run import Run
+    from core.config import load_config
+    from core.run import Run
     from tests.test_tracking import CounterConfig
 
     config = load_config(CounterConfig, None, [f"run.runs_dir={sys.argv[1]}", "run.name=c", "tracking.mode=offline"])
@@ -150,7 +150,7 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_clean(tmp_pat
 
 
 def test_an_online_resume_sends_w_and_b_only_the_steps_it_does_not_have(tmp_path):
-    from runners.tracking import Tracker
+    from core.tracking import Tracker
 
     class FakeWandb:
         def __init__(self) -> None:
@@ -201,8 +201,8 @@ def test_run_dir_holds_config_metrics_and_checkpoints_and_plots(tmp_path):
 W_AND_B_HOME = textwrap.dedent(
     """
     import sys
-    from runners.config import load_config
-    from runners.run import Run
+    from core.config import load_config
+    from core.run import Run
     from tests.test_tracking import CounterConfig, count
 
     config = load_config(CounterConfig, None, [f"run.runs_dir={sys.argv[1]}", "run.name=h"])
@@ -228,8 +228,8 @@ MPI_TRACKER = textwrap.dedent(
     """
     import sys
     from mpi4py import MPI
-    from runners.config import TrackingConfig
-    from runners.tracking import Tracker
+    from core.config import TrackingConfig
+    from core.tracking import Tracker
 
     comm = MPI.COMM_WORLD
     tracker = Tracker(sys.argv[1], TrackingConfig(mode="disabled"), run_name="mpi", comm=comm)

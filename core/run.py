@@ -28,10 +28,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from runners.checkpoint import CheckpointManager
-from runners.config import (
+from core.checkpoint import CheckpointManager
+from core.config import (
     ConfigError,
     TrackingConfig,
     apply_overrides,
@@ -40,7 +38,7 @@ from runners.config import (
     read_yaml,
     save_config,
 )
-from runners.tracking import Tracker, read_records
+from core.tracking import Tracker, read_records
 
 
 class Run:
@@ -213,15 +211,6 @@ def truncate_metrics(path: Path, step: int) -> tuple[list[dict[str, Any]], int |
     tmp.write_text("".join(json.dumps(record) + "\n" for record in kept), encoding="utf-8")
     os.replace(tmp, path)
     return kept, highest
-
-
-def resolve_device(name: str) -> torch.device:
-    """`run.device` as a torch device: `auto` takes CUDA when present, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("run.device=cuda but no CUDA device is visible; use run.device=auto or cpu")
-    return torch.device(name)
 
 
 def default_run_name(config: Any) -> str:

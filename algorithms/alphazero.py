@@ -23,13 +23,20 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from agents import make_agent
 from agents.base import Agent
-from agents.evaluators import Backend, make_evaluator
+from agents.matches import random_opening, run_sprt
 from agents.mcts import BatchedMCTS, SearchConfig, sample_action, temperature_at
-from agents.nets import PolicyValueNet
-from envs.errors import ArenaError
-from runners.config import DistributedConfig, RunConfig, TrackingConfig, config_to_dict, param, section
-from runners.run import resolve_device
+from algorithms.evaluators import Backend, make_evaluator
+from algorithms.nets import PolicyValueNet
+from core.checkpoint import atomic_write_bytes, capture_rng, load_checkpoint_file, load_newest_checkpoint, restore_rng
+from core.config import DistributedConfig, RunConfig, TrackingConfig, build_config, config_to_dict, param, section
+from core.device import resolve_device
+from core.errors import ArenaError
+from core.progress import ProgressBar
+from envs import make_game
+from envs.base import Game
+from envs.pons import SETS, load_pons
 
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 """Shipped weights: `az:<game>` loads `models/<game>.pt`."""
@@ -150,7 +157,7 @@ class AZConfig:
     game: str = "connect_four"
     """Board game: tictactoe, connect_four, othello, gomoku."""
     net: str = "resnet-3x32"
-    """Network preset (a resnet preset of agents/nets.py), e.g. resnet-5x64."""
+    """Network preset (a resnet preset of algorithms/nets.py), e.g. resnet-5x64."""
     selfplay: SelfPlayConfig = section(SelfPlayConfig)
     """Self-play."""
     learn: LearnConfig = section(LearnConfig)
@@ -486,8 +493,8 @@ class AlphaZeroAgent(Agent):
 
 
 def load_agent(
+    game: Game,
     path: str,
-    game: Any,
     sims: int = 100,
     device: str = "cpu",
     inference: Backend = "auto",
@@ -498,9 +505,6 @@ def load_agent(
     It searches as the run's self-play did (kind, c_puct, solver, ... from the saved config) without noise;
     keywords in `search` (any SelfPlayConfig field, e.g. `search="gumbel"`, `c_puct=2.0`) override those.
     """
-    from runners.checkpoint import load_checkpoint_file, load_newest_checkpoint
-    from runners.config import build_config
-
     shipped = MODELS_DIR / f"{path}.pt"
     # a run dir or `latest` whose newest file is truncated gives the previous good one (with a warning)
     file, payload = (shipped, load_checkpoint_file(shipped)) if shipped.is_file() else load_newest_checkpoint(path)
@@ -538,8 +542,6 @@ def evaluate_against(
     Each pair of games starts from the same `opening_plies` random moves, one game with each colour: two
     deterministic players would otherwise replay one game over and over and the rates would mean little.
     """
-    from runners.tournament import random_opening
-
     mcts = BatchedMCTS(evaluator, game.num_actions, search, rng)
     openings = [random_opening(game, opening_plies, rng) for _ in range(0, games, 2)]
     states = [game.state_from_moves(list(openings[g // 2])) for g in range(games)]
@@ -578,9 +580,6 @@ class Training:
     """The learner's side of a run: net, optimizer, replay window, counters, evaluation and checkpoints."""
 
     def __init__(self, config: AZConfig, run: Any, device: torch.device | None = None) -> None:
-        from envs import make_game
-        from runners.checkpoint import restore_rng
-
         self.config = config
         self.run = run
         self.device = device or resolve_device(config.run.device)
@@ -667,8 +666,6 @@ class Training:
         if self.run is None:  # a learner rank other than 0: rank 0 evaluates the shared weights
             return {}
         if self._opponents is None:
-            from agents import make_agent
-
             self._opponents = {spec: make_agent(spec, self.game) for spec in config.eval.opponents}
         search = search_config(config.selfplay, config.eval.simulations, evaluation=True)
         self.evaluator.refresh()
@@ -686,8 +683,6 @@ class Training:
 
     def gate(self, step: int) -> bool:
         """SPRT of the newest weights against the acting ones; promote them if H1 (stronger) is accepted."""
-        from runners.sprt import run_sprt
-
         config = self.config
         if self.run is None:  # a learner rank other than 0: rank 0 gates and shares the acting weights
             return False
@@ -721,8 +716,6 @@ class Training:
 
     def save(self) -> None:
         """Checkpoint everything a resumed run needs (the replay window too, if configured)."""
-        from runners.checkpoint import capture_rng
-
         if self.run is None:
             return
         self.counters["steps"] = self.learner.steps
@@ -802,8 +795,6 @@ class AZActor:
     """The actor role of `arena selfplay` for AlphaZero: batched self-play with its own copy of the net."""
 
     def __init__(self, config: AZConfig, index: int, num_actors: int, share: int, device: torch.device) -> None:
-        from envs import make_game
-
         game = make_game(config.game)
         self.net = build_net(config, game, device)
         rng = np.random.default_rng([config.run.seed, index, time.time_ns()])  # new games after every restart
@@ -856,8 +847,6 @@ class AZActor:
 
 def train(config: AZConfig, run: Any) -> dict[str, float]:
     """Self-play and learn in one process until `learn.total_steps` updates; evaluate and checkpoint on the way."""
-    from runners.progress import ProgressBar
-
     if config.run.torch_threads:
         torch.set_num_threads(config.run.torch_threads)
     training = Training(config, run)
@@ -895,8 +884,6 @@ def pons_mistake_rates(
     A move is a mistake when its exact value is below the position's best (a win thrown to a draw, a draw to a
     loss); `positions` None takes every position of each set.
     """
-    from runners.bench import SETS, load_pons
-
     rates = {}
     for name, data in load_pons().items():
         moves, values = data["moves"][:positions], data["values"][:positions]  # values [N, 7]: win 1 ... full -2
@@ -928,8 +915,6 @@ def pons_figures(evaluator: Any, game: Any, positions: int, search: SearchConfig
 
 def export_model(source: str | Path, target: str | Path) -> Path:
     """Copy just the weights and what `az:` needs (no optimizer or replay) from a checkpoint or run dir."""
-    from runners.checkpoint import atomic_write_bytes, load_newest_checkpoint
-
     payload = load_newest_checkpoint(source)[1]
     if "az" not in payload:
         raise ArenaError(f"{source} is not an AlphaZero checkpoint")

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from envs.errors import ArenaError
+from core.errors import ArenaError
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from runners.config import TrackingConfig
+from core.config import TrackingConfig
 
 _TAG = 7701
 """MPI message tag for figures sent to the designated rank."""
@@ -142,7 +142,7 @@ class Tracker:
         """Write the figures other ranks have sent so far (writer rank only); returns how many arrived."""
         if not self.is_writer or self.comm is None:
             return 0
-        from mpi4py import MPI
+        from mpi4py import MPI  # why: an optional extra, only on MPI ranks
 
         arrived = 0
         status = MPI.Status()
@@ -188,7 +188,7 @@ class Tracker:
                 self._wandb.log({**scalars, "step": step})
 
     def _wandb_module(self) -> Any:
-        import wandb
+        import wandb  # why: a second to import, not needed when tracking is disabled
 
         return wandb
 
@@ -264,7 +264,7 @@ def _start_wandb(run_dir: Path, config: TrackingConfig, name: str, config_dict: 
         Path(value).mkdir(parents=True, exist_ok=True)
         os.environ[key] = value
     os.environ.setdefault("WANDB_SILENT", "true")
-    import wandb
+    import wandb  # why: a second to import, not needed when tracking is disabled
 
     run = wandb.init(
         project=config.project,

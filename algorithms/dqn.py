@@ -21,9 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from agents.base import Agent
-from agents.buffers import Batch, NStepFolder, ReplayBuffer
-from agents.nets import QNetwork, is_recurrent, make_adam
-from agents.rl_envs import (
+from algorithms.buffers import Batch, NStepFolder, ReplayBuffer
+from algorithms.nets import QNetwork, is_recurrent, make_adam
+from algorithms.rl_envs import (
     EnvConfig,
     EnvLearner,
     EnvRates,
@@ -34,16 +34,16 @@ from agents.rl_envs import (
     space_shapes,
     split_obs,
 )
-from envs.errors import ArenaError
-from runners.checkpoint import capture_rng, restore_rng
-from runners.config import DistributedConfig, RunConfig, TrackingConfig, config_to_dict, param, section
-from runners.progress import ProgressBar
-from runners.run import resolve_device
+from core.checkpoint import capture_rng, load_newest_checkpoint, restore_rng
+from core.config import DistributedConfig, RunConfig, TrackingConfig, config_to_dict, param, section
+from core.device import resolve_device
+from core.errors import ArenaError
+from core.progress import ProgressBar
 
 
 @dataclass(frozen=True)
 class QNetConfig:
-    """The Q-network: a feed-forward preset from `agents.nets.PRESETS` and a head."""
+    """The Q-network: a feed-forward preset from `algorithms.nets.PRESETS` and a head."""
 
     preset: str = "mlp-256x2"
     """Backbone preset: `mlp-256x2`, `nature-cnn`, `resnet-5x64` (recurrent presets are for PPO)."""
@@ -677,8 +677,6 @@ class DQNAgent(Agent):
 
 def load_agent(game: Any, path: str) -> DQNAgent:
     """`dqn:<checkpoint | run dir | run/latest>`: a trained DQN policy for `game`."""
-    from runners.checkpoint import load_newest_checkpoint
-
     file, checkpoint = load_newest_checkpoint(path)  # a run dir's truncated newest file falls back to the previous
     if checkpoint.get("algo") != "dqn":
         raise ArenaError(f"{file} is a {checkpoint.get('algo', 'non-DQN')} checkpoint, not a DQN one")

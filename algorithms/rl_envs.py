@@ -20,8 +20,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from envs.errors import ArenaError
-from runners.config import param
+import agents  # noqa: F401 (registers the board games' Gymnasium ids, arena/<Game>-v0)
+from core.config import param
+from core.errors import ArenaError
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,8 @@ class MaskVelocity(gym.ObservationWrapper):
 
 def make_env(config: EnvConfig, render_mode: str | None = None) -> gym.Env:
     """One env, wrapped as the config says."""
-    if config.id.startswith("arena/"):
-        import envs  # noqa: F401 (registers the board games' ids)
     if config.id.startswith("ALE/"):
-        import ale_py
+        import ale_py  # why: the optional `atari` extra, needed only for ALE ids
 
         gym.register_envs(ale_py)
     kwargs = dict(config.kwargs)

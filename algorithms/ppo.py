@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from agents.base import Agent
-from agents.nets import ActorCritic, State, is_recurrent, make_adam
-from agents.rl_envs import (
+from algorithms.nets import ActorCritic, State, is_recurrent, make_adam
+from algorithms.rl_envs import (
     EnvConfig,
     EnvLearner,
     EnvRates,
@@ -36,16 +36,16 @@ from agents.rl_envs import (
     space_shapes,
     split_obs,
 )
-from envs.errors import ArenaError
-from runners.checkpoint import capture_rng, restore_rng
-from runners.config import DistributedConfig, RunConfig, TrackingConfig, config_to_dict, param, section
-from runners.progress import ProgressBar
-from runners.run import resolve_device
+from core.checkpoint import capture_rng, load_newest_checkpoint, restore_rng
+from core.config import DistributedConfig, RunConfig, TrackingConfig, config_to_dict, param, section
+from core.device import resolve_device
+from core.errors import ArenaError
+from core.progress import ProgressBar
 
 
 @dataclass(frozen=True)
 class NetConfig:
-    """The network: a preset from `agents.nets.PRESETS`."""
+    """The network: a preset from `algorithms.nets.PRESETS`."""
 
     preset: str = "mlp-64x2"
     """Backbone preset: `mlp-64x2`, `nature-cnn`, `resnet-5x64`; a recurrent one (`lstm-64`, `gru-64`,
@@ -725,8 +725,6 @@ class PPOAgent(Agent):
 
 def load_agent(game: Any, path: str, greedy: bool = True, seed: int | None = None) -> PPOAgent:
     """`ppo:<checkpoint | run dir | run/latest>,greedy=false,seed=N`: a trained PPO policy for `game`."""
-    from runners.checkpoint import load_newest_checkpoint
-
     file, checkpoint = load_newest_checkpoint(path)  # a run dir's truncated newest file falls back to the previous
     if checkpoint.get("algo") != "ppo":
         raise ArenaError(f"{file} is a {checkpoint.get('algo', 'non-PPO')} checkpoint, not a PPO one")

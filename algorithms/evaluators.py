@@ -26,8 +26,8 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from agents.nets import PolicyValueNet, mask_logits
-from envs.errors import ArenaError
+from algorithms.nets import PolicyValueNet, mask_logits
+from core.errors import ArenaError
 
 Backend = Literal["auto", "onnx", "torch"]
 
@@ -75,7 +75,7 @@ class OnnxEvaluator:
     """A PolicyValueNet run by ONNX Runtime on CPU, BatchNorm folded; `refresh()` picks up new weights."""
 
     def __init__(self, net: PolicyValueNet, threads: int = 1) -> None:
-        import onnxruntime as ort
+        import onnxruntime as ort  # why: heavy, and only the onnx backend needs it
 
         self.net = net
         self.calls = 0
@@ -116,7 +116,7 @@ class OnnxEvaluator:
 
     def refresh(self) -> None:
         """Re-export the net (call after its weights change; searches in flight finish on the old session)."""
-        import onnxruntime as ort
+        import onnxruntime as ort  # why: heavy, and only the onnx backend needs it
 
         session = ort.InferenceSession(self.export(), self._options, providers=["CPUExecutionProvider"])
         with self._lock:

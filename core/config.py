@@ -13,7 +13,7 @@ file into it and refuses anything it does not understand, before any work starts
 >>> build_config(Demo, {"lr": 1e-3}, source="demo.yaml")
 Traceback (most recent call last):
   ...
-runners.config.ConfigError: unknown key 'lr' in demo.yaml; did you mean 'learning_rate'? valid keys: learning_rate
+core.config.ConfigError: unknown key 'lr' in demo.yaml; did you mean 'learning_rate'? valid keys: learning_rate
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 
-from envs.errors import ArenaError
+from core.errors import ArenaError
 
 T = TypeVar("T")
 

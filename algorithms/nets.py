@@ -20,7 +20,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from envs.errors import ArenaError
+from core.errors import ArenaError
 
 State = tuple[torch.Tensor, ...] | None
 """Recurrent state: `(h, c)` for an LSTM, `(h,)` for a GRU, each `[1, B, hidden]`; None for feed-forward nets."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.errors import ArenaError
+from core.errors import ArenaError
 
 ELO_PER_NAT = 400 / math.log(10)
 """Elo points per natural-log unit of odds: r = ELO_PER_NAT * theta."""
