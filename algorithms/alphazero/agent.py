@@ -1,0 +1,130 @@
+"""A trained net with search as an Agent (`az:<checkpoint | run dir | shipped model>`), its loader and export.
+
+`az:connect_four` / `az:tictactoe` load the weights shipped under `models/`; `export_model` writes such a file
+(`python -m algorithms.alphazero RUN_DIR models/<game>.pt`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.base import Agent
+from agents.mcts import BatchedMCTS, SearchConfig
+from algorithms.alphazero.config import SelfPlayConfig, search_config
+from algorithms.evaluators import Backend, make_evaluator
+from algorithms.nets import PolicyValueNet
+from core.checkpoint import atomic_write_bytes, load_checkpoint_file, load_newest_checkpoint
+from core.config import build_config
+from core.device import resolve_device
+from core.errors import ArenaError
+from envs.base import Game, State
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+"""Shipped weights: `az:<game>` loads `models/<game>.pt`."""
+
+
+class AlphaZeroAgent(Agent):
+    """A trained net with search (PUCT or Gumbel, as configured): `act` searches and plays search's move.
+
+    After each move, `last_search` holds what the search thought: `visits` (the share of root visits per
+    action, a list of `num_actions` floats), `policy` (the search policy), and `value` (the searching side's
+    expected outcome in [-1, 1]); `proven` is that value when the solver proved it, else None.
+    """
+
+    def __init__(
+        self,
+        net: PolicyValueNet,
+        game: Game,
+        search: SearchConfig,
+        device: str = "cpu",
+        name: str = "az",
+        inference: Backend = "auto",
+    ) -> None:
+        super().__init__(game, seed=0)
+        self.name = name
+        self.simulations = search.simulations
+        self.config = search
+        self.evaluator = make_evaluator(net.eval(), resolve_device(device), inference)
+        self.last_search: dict[str, Any] | None = None
+
+    def search(self, state: State) -> dict[str, Any]:
+        """Search `state` from a fresh tree; what it found, as `last_search` describes."""
+        mcts = BatchedMCTS(self.evaluator, self.game.num_actions, self.config, self.rng)
+        mcts.reset([state])
+        result = mcts.search(noise=False)
+        visits = result.visits[0]
+        proven = mcts.proven[0, 0]
+        return {
+            "action": int(result.action[0]),
+            "visits": (visits / max(visits.sum(), 1.0)).tolist(),
+            "policy": result.policy[0].tolist(),
+            "value": float(result.value[0]),
+            "proven": None if np.isnan(proven) else float(proven),
+        }
+
+    def act_batch(self, states: list[State], chunk: int = 256) -> np.ndarray:
+        """[N] search's move in each of many positions, `chunk` searched in lockstep (one net call a simulation)."""
+        parts = []
+        for start in range(0, len(states), chunk):
+            mcts = BatchedMCTS(self.evaluator, self.game.num_actions, self.config, self.rng)
+            mcts.reset(states[start : start + chunk])
+            parts.append(mcts.search(noise=False).action)
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def act(self, state: State) -> int:
+        """Search's move (the most visited for PUCT, sequential halving's winner for Gumbel, a proven win)."""
+        self.last_search = self.search(state)
+        return self.last_search["action"]
+
+    def value(self, state: State) -> float:
+        """The search value of the last position this agent moved in (or a fresh search of `state`)."""
+        if self.last_search is None:
+            return self.search(state)["value"]
+        return self.last_search["value"]
+
+
+def load_agent(
+    game: Game,
+    path: str,
+    sims: int = 100,
+    device: str = "cpu",
+    inference: Backend = "auto",
+    **search: Any,
+) -> AlphaZeroAgent:
+    """An AlphaZeroAgent from a checkpoint path, a run dir, or a shipped model name (`connect_four`).
+
+    It searches as the run's self-play did (kind, c_puct, solver, ... from the saved config) without noise;
+    keywords in `search` (any SelfPlayConfig field, e.g. `search="gumbel"`, `c_puct=2.0`) override those.
+    """
+    shipped = MODELS_DIR / f"{path}.pt"
+    # a run dir or `latest` whose newest file is truncated gives the previous good one (with a warning)
+    file, payload = (shipped, load_checkpoint_file(shipped)) if shipped.is_file() else load_newest_checkpoint(path)
+    if "net" not in payload or "az" not in payload:
+        raise ArenaError(f"{file} is not an AlphaZero checkpoint (it has no 'net'/'az' entries)")
+    meta = payload["az"]
+    if meta["game"] != game.name:
+        raise ArenaError(f"{file} was trained on {meta['game']}, not {game.name}")
+    net = PolicyValueNet(meta["net"], game.obs_shape, game.num_actions)
+    net.load_state_dict(payload["net"])
+    trained = dict(payload.get("config", {}).get("selfplay", {}))
+    trained.setdefault("search", "puct")  # saved before search kinds existed: PUCT was the only one
+    given = {k: v for k, v in search.items() if v is not None}
+    selfplay = build_config(SelfPlayConfig, trained | given, source=f"az:{path}", where="selfplay")
+    return AlphaZeroAgent(
+        net, game, search_config(selfplay, sims, evaluation=True), device=device, name=f"az:{path}", inference=inference
+    )
+
+
+def export_model(source: str | Path, target: str | Path) -> Path:
+    """Copy just the weights and what `az:` needs (no optimizer or replay) from a checkpoint or run dir."""
+    payload = load_newest_checkpoint(source)[1]
+    if "az" not in payload:
+        raise ArenaError(f"{source} is not an AlphaZero checkpoint")
+    target = Path(target)
+    slim = {k: payload[k] for k in ("format", "step", "net", "az", "config", "counters") if k in payload}
+    atomic_write_bytes(target, lambda handle: torch.save(slim, handle))
+    return target

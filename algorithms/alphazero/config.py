@@ -1,0 +1,157 @@
+"""AlphaZero's configs (self-play, learner, evaluation, the whole run) and the one builder of its SearchConfig."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from agents.mcts import SearchConfig
+from algorithms.evaluators import Backend
+from core.config import DistributedConfig, RunConfig, TrackingConfig, param, section
+
+
+@dataclass(frozen=True)
+class SelfPlayConfig:
+    """How self-play games are played and turned into samples."""
+
+    parallel_games: int = param(128, ge=1)
+    """Games searched in lockstep: each evaluator call holds one leaf from each (bigger batches, fewer calls)."""
+    search: Literal["puct", "gumbel"] = "gumbel"
+    """Search: `puct` (AlphaZero, Dirichlet noise, visit-share targets) or `gumbel` (Gumbel AlphaZero: sequential
+    halving at the root, improved-policy targets; strong with 8-32 simulations). Evaluation and `az:` agents of
+    this run search the same way."""
+    simulations: int = param(32, ge=1)
+    """Simulations of a full search."""
+    solver: bool = True
+    """Exact values in the tree: proven wins and losses propagate up, solved nodes get no simulations."""
+    max_considered: int = param(16, ge=1)
+    """Gumbel: actions sampled at the root (Gumbel-top-k) for sequential halving."""
+    c_scale: float = param(0.1, gt=0)
+    """Gumbel: sigma(q) = (c_visit + max visits) * c_scale * q (q min-max rescaled among the children)."""
+    c_visit: float = param(50.0, gt=0)
+    """Gumbel: see c_scale."""
+    opening_plies: int = param(2, ge=0)
+    """Each self-play game starts from 0..opening_plies uniformly random moves (more varied games)."""
+    inference: Backend = "auto"
+    """Self-play and evaluation inference: `onnx` (ONNX Runtime, CPU), `torch`, or `auto` (onnx on CPU when
+    installed, torch on CUDA)."""
+    refresh_every: int = param(10, ge=1)
+    """One process: learner updates between refreshes of the self-play evaluator's weights (an ONNX re-export)."""
+    fast_simulations: int = param(0, ge=0)
+    """Playout cap randomization (KataGo): simulations of a fast search; 0 = every search is full."""
+    full_search_fraction: float = param(0.25, gt=0, le=1)
+    """With playout caps, the share of moves searched fully; only those make policy targets."""
+    c_puct: float = param(1.5, gt=0)
+    """Exploration weight of the prior in PUCT."""
+    fpu_reduction: float = param(0.2, ge=0)
+    """First-play urgency: unvisited children are valued at the parent's value minus this."""
+    dirichlet_alpha: float = param(1.0, gt=0)
+    """Root noise concentration (about 10 / typical number of legal moves)."""
+    dirichlet_fraction: float = param(0.25, ge=0, le=1)
+    """Share of root noise in the priors during self-play."""
+    temperature_moves: int = param(6, ge=0)
+    """Moves played at temperature 1 (proportional to visits) at the start of each game; greedy after."""
+    root_value_mix: float = param(0.0, ge=0, le=1)
+    """Value target = (1 - mix) * game outcome + mix * root search value (0 = outcome only, as AlphaZero)."""
+    tree_reuse: bool = True
+    """Keep the subtree of the chosen move as the next search's tree."""
+
+
+@dataclass(frozen=True)
+class LearnConfig:
+    """The learner: replay window, optimizer and how fast it consumes samples."""
+
+    total_steps: int = param(800, ge=1)
+    """Learner updates (minibatches) in the whole run."""
+    batch_size: int = param(256, ge=1)
+    """Samples per update."""
+    learning_rate: float = param(2e-3, gt=0)
+    """Adam step size (at the start, with `lr_schedule: cosine`)."""
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    """`cosine` anneals the step size from `learning_rate` to `lr_final_fraction` of it at `total_steps`."""
+    lr_final_fraction: float = param(0.1, ge=0, le=1)
+    """With the cosine schedule, the last step size as a fraction of the first."""
+    weight_decay: float = param(1e-4, ge=0)
+    """L2 penalty on the weights (coupled, as AlphaZero's L2 term)."""
+    replay_window: int = param(20_000, ge=1)
+    """Most recent samples kept for training (symmetries included)."""
+    min_replay: int = param(2_000, ge=1)
+    """Samples to collect before the first update."""
+    replay_ratio: float = param(4.0, gt=0)
+    """Times each new sample is used in an update, on average: updates per new sample = ratio / batch_size."""
+    checkpoint_replay: bool = True
+    """Save the replay window in checkpoints, so a resumed run trains on the same data."""
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation games against fixed opponents during training."""
+
+    every: int = param(400, ge=1)
+    """Learner steps between evaluations (also at the end)."""
+    games: int = param(20, ge=2)
+    """Games per opponent, half with each colour."""
+    opponents: tuple[str, ...] = ("random", "minimax:depth=2")
+    """Agent specs to play against."""
+    simulations: int = param(100, ge=1)
+    """Simulations per move of the evaluated agent (its run's search without noise)."""
+    opening_plies: int = param(2, ge=0)
+    """Random moves that open each pair of evaluation games (shared by the pair, one game with each colour)."""
+    pons: bool = False
+    """Connect Four only: also report mistake rates on Pons' benchmark sets (see `arena bench pons`)."""
+    pons_positions: int = param(200, ge=1)
+    """Positions per Pons set in that report."""
+    gate: bool = False
+    """Gate new weights with an SPRT (AlphaGo Zero style): self-play keeps the best weights until a candidate
+    proves stronger. Off by default, as in AlphaZero, which always plays with the newest weights."""
+    gate_every: int = param(500, ge=1)
+    """Learner steps between gating matches."""
+    gate_elo1: float = param(30.0, gt=0)
+    """The SPRT's H1: the candidate is this many Elo stronger (H0: no stronger); 5% error rates."""
+    gate_max_games: int = param(200, ge=2)
+    """Games after which an undecided SPRT keeps the old weights."""
+
+
+@dataclass(frozen=True)
+class AZConfig:
+    """AlphaZero on a board game: self-play, learner, evaluation. The defaults: a few minutes of Connect Four."""
+
+    algo: Literal["az"] = "az"
+    """Algorithm: AlphaZero."""
+    game: str = "connect_four"
+    """Board game: tictactoe, connect_four, othello, gomoku."""
+    net: str = "resnet-3x32"
+    """Network preset (a resnet preset of algorithms/nets.py), e.g. resnet-5x64."""
+    selfplay: SelfPlayConfig = section(SelfPlayConfig)
+    """Self-play."""
+    learn: LearnConfig = section(LearnConfig)
+    """Learner."""
+    eval: EvalConfig = section(EvalConfig)
+    """Evaluation."""
+    distributed: DistributedConfig = section(DistributedConfig)
+    """MPI self-play roles and flow control."""
+    run: RunConfig = section(RunConfig)
+    """Run dir, seed, device, checkpoints."""
+    tracking: TrackingConfig = section(TrackingConfig)
+    """W&B and metrics.jsonl."""
+
+
+def search_config(selfplay: SelfPlayConfig, simulations: int, evaluation: bool = False) -> SearchConfig:
+    """The one place a run's search settings become a SearchConfig: self-play (with root noise) or evaluation.
+
+    Evaluation, gating, Pons figures and `az:` agents all come through here, so they search as self-play does,
+    only without noise.
+    """
+    return SearchConfig(
+        simulations=simulations,
+        c_puct=selfplay.c_puct,
+        dirichlet_alpha=selfplay.dirichlet_alpha,
+        dirichlet_fraction=0.0 if evaluation else selfplay.dirichlet_fraction,
+        fpu_reduction=selfplay.fpu_reduction,
+        kind=selfplay.search,
+        solver=selfplay.solver,
+        max_considered=selfplay.max_considered,
+        gumbel_scale=0.0 if evaluation else 1.0,
+        c_visit=selfplay.c_visit,
+        c_scale=selfplay.c_scale,
+    )

@@ -1,0 +1,70 @@
+"""The loss step: Adam on policy cross-entropy + value MSE (L2 through weight decay), and the net it trains."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from algorithms.alphazero.config import AZConfig, LearnConfig
+from algorithms.alphazero.replay import Samples
+from algorithms.nets import PolicyValueNet
+from envs.base import Game
+
+
+class Learner:
+    """Adam on policy cross-entropy + value MSE, L2 through weight decay."""
+
+    def __init__(self, net: PolicyValueNet, config: LearnConfig, device: torch.device) -> None:
+        self.net = net
+        self.config = config
+        self.device = device
+        self.optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+        self.steps = 0
+
+    def learning_rate(self) -> float:
+        """The step size of the next update under the schedule."""
+        config = self.config
+        if config.lr_schedule == "constant":
+            return config.learning_rate
+        progress = min(self.steps / config.total_steps, 1.0)
+        final = config.lr_final_fraction
+        return config.learning_rate * (final + (1 - final) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def update(self, batch: Samples, allreduce: Any = None) -> dict[str, float]:
+        """One gradient step on a minibatch; `allreduce(grads)` averages gradients over learners first."""
+        self.net.train()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.learning_rate()
+        obs = torch.from_numpy(batch.obs).to(self.device)
+        target_policy = torch.from_numpy(batch.policy).to(self.device)  # [B, A]
+        target_value = torch.from_numpy(batch.value).to(self.device)  # [B]
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            logits, values = self.net(obs)
+        log_probs = F.log_softmax(logits.float(), dim=-1)
+        policy_loss = -(target_policy * log_probs).sum(-1).mean()
+        value_loss = F.mse_loss(values.float(), target_value)
+        loss = policy_loss + value_loss
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if allreduce is not None:
+            allreduce([p.grad for p in self.net.parameters() if p.grad is not None])
+        self.optimizer.step()
+        self.steps += 1
+        # the policy's entropy against the targets' shows whether the net follows the search
+        entropy = -(log_probs.exp() * log_probs).nan_to_num().sum(-1).mean()
+        return {
+            "learn/loss": loss.item(),
+            "learn/policy_loss": policy_loss.item(),
+            "learn/value_loss": value_loss.item(),
+            "learn/policy_entropy": entropy.item(),
+            "learn/learning_rate": self.optimizer.param_groups[0]["lr"],
+        }
+
+
+def build_net(config: AZConfig, game: Game, device: torch.device) -> PolicyValueNet:
+    """The policy/value net for `game`, seeded by the run's seed."""
+    torch.manual_seed(config.run.seed)
+    return PolicyValueNet(config.net, game.obs_shape, game.num_actions).to(device)
