@@ -1,4 +1,4 @@
-"""`arena <command>`: the one entry point. Each command lives in `runners/<command>.py`.
+"""`arena <command>`: the one entry point. Each command lives in `runners/<command>.py` (`serve`: a package).
 
 A command module exposes `add_arguments(parser)` and `main(args) -> exit code`, and ends with
 `raise SystemExit(run_module("<command>"))` so `python -m runners.<command>` works the same as `arena <command>`.

@@ -1,0 +1,5 @@
+"""`python -m runners.serve`: the same as `arena serve`."""
+
+from runners.cli import run_module
+
+raise SystemExit(run_module("serve"))
