@@ -77,7 +77,9 @@ def start_time(run_dir: Path) -> float:
     return (run_dir / "config.yaml").stat().st_mtime
 
 
-def score_run(run_dir: Path, positions: int, simulations: int, every_minutes: float) -> list[dict]:
+def score_run(
+    run_dir: Path, positions: int, simulations: int, every_minutes: float, search: str | None = None
+) -> list[dict]:
     """One row per scored checkpoint: minutes, step, mean and per-set mistake rates (net alone, with search)."""
     import torch
 
@@ -95,7 +97,7 @@ def score_run(run_dir: Path, positions: int, simulations: int, every_minutes: fl
         if minutes - last < every_minutes and path != checkpoints[-1]:
             continue  # thin a dense run to about one point per `every_minutes`
         last = minutes
-        agent = load_agent(game, str(path), sims=simulations)
+        agent = load_agent(game, str(path), sims=simulations, search=search)  # search None: as the run trained
         net = pons_mistake_rates(agent.evaluator, game, positions, None)
         searched = pons_mistake_rates(agent.evaluator, game, positions, agent.config)
         step = int(path.stem.split("-")[1])
@@ -141,6 +143,7 @@ def main() -> None:
     parser.add_argument("--positions", type=int, default=200, help="Pons positions per set (default 200)")
     parser.add_argument("--simulations", type=int, default=100, help="search simulations when scoring")
     parser.add_argument("--points-every", type=float, default=1.5, help="minutes between scored checkpoints")
+    parser.add_argument("--search", choices=["puct", "gumbel"], default=None, help="score with this search kind")
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "curves")
     parser.add_argument("--out", type=Path, default=None, help="where the PNG and CSV go (default: --runs-dir)")
     parser.add_argument("--evaluate-only", action="store_true", help="score the runs a previous call left")
@@ -157,7 +160,7 @@ def main() -> None:
     curves = {}
     for label, run_dir in run_dirs.items():
         print(f"scoring {label} ({run_dir}) ...", flush=True)
-        curves[label] = score_run(run_dir, args.positions, args.simulations, args.points_every)
+        curves[label] = score_run(run_dir, args.positions, args.simulations, args.points_every, args.search)
     out = args.out or args.runs_dir
     out.mkdir(parents=True, exist_ok=True)
     sets = [k.split("/", 1)[1] for k in curves[next(iter(curves))][0] if k.startswith("search/")]
