@@ -58,7 +58,14 @@ def test_unknown_kind_and_key_name_the_valid_ones():
         make_agent("minimax:dept=3", game)
     with pytest.raises(ArenaError, match="no solver for othello"):
         make_agent("solver", make_game("othello"))
-    assert set(AGENT_KINDS) >= {"random", "greedy", "minimax", "mcts", "solver"}
+
+
+@pytest.mark.parametrize("kind", list(AGENT_KINDS))
+def test_every_classic_kind_plays_a_legal_move_by_its_bare_name(kind):
+    game = make_game("tictactoe")
+    state = game.state_from_moves("15")  # X in a corner, O in the centre
+    action = make_agent(kind, game).act(state)
+    assert state.legal_mask()[action]
 
 
 def test_random_agent_is_deterministic_given_a_seed():
