@@ -22,7 +22,7 @@ from torch import nn
 
 from core.errors import ArenaError
 
-State = tuple[torch.Tensor, ...] | None
+RecurrentState = tuple[torch.Tensor, ...] | None
 """Recurrent state: `(h, c)` for an LSTM, `(h,)` for a GRU, each `[1, B, hidden]`; None for feed-forward nets."""
 
 
@@ -59,7 +59,7 @@ class MLP(nn.Module):
         self.body = nn.Sequential(*layers)
         self.out_dim = size
 
-    def forward(self, obs: torch.Tensor, state: State = None, done: torch.Tensor | None = None):
+    def forward(self, obs: torch.Tensor, state: RecurrentState = None, done: torch.Tensor | None = None):
         """obs [B, *obs_shape] -> features [B, out_dim]; state passes through."""
         return self.body(obs.reshape(obs.shape[0], -1).float()), state
 
@@ -89,7 +89,7 @@ class NatureCNN(nn.Module):
         self.dense = nn.Sequential(layer_init(nn.Linear(flat, features)), nn.ReLU())
         self.out_dim = features
 
-    def forward(self, obs: torch.Tensor, state: State = None, done: torch.Tensor | None = None):
+    def forward(self, obs: torch.Tensor, state: RecurrentState = None, done: torch.Tensor | None = None):
         """obs [B, C, H, W] (uint8 or float) -> features [B, out_dim]."""
         return self.dense(self.convs(obs.float() * self.scale)), state
 
@@ -129,7 +129,7 @@ class ResTower(nn.Module):
         """obs [B, C, H, W] -> spatial features [B, channels, H, W]."""
         return self.blocks(self.stem(obs.float()))
 
-    def forward(self, obs: torch.Tensor, state: State = None, done: torch.Tensor | None = None):
+    def forward(self, obs: torch.Tensor, state: RecurrentState = None, done: torch.Tensor | None = None):
         """obs [B, C, H, W] -> features [B, channels * H * W]."""
         return self.trunk(obs).flatten(1), state
 
@@ -162,7 +162,7 @@ class LSTMCore(nn.Module):
         zeros = torch.zeros(1, batch_size, self.hidden_size, device=device)
         return (zeros, zeros.clone()) if self.cell == "lstm" else (zeros,)
 
-    def forward(self, obs: torch.Tensor, state: State = None, done: torch.Tensor | None = None):
+    def forward(self, obs: torch.Tensor, state: RecurrentState = None, done: torch.Tensor | None = None):
         """obs [T, B, *obs_shape] or [B, *obs_shape], done [T, B] or [B] -> (features [T, B, H] or [B, H], state)."""
         single = obs.dim() == len(self.obs_shape) + 1
         if single:
@@ -353,11 +353,11 @@ class ActorCritic(nn.Module):
         """(logits, values) from the actor's and the critic's features."""
         return self.policy(self.policy_mlp(actor), mask), self.value_head(self.value_mlp(critic))
 
-    def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> State:
+    def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> RecurrentState:
         """Zero recurrent state, or None for a feed-forward model."""
         return self.actor_body.initial_state(batch_size, device) if self.recurrent else None
 
-    def forward(self, obs: torch.Tensor, state: State = None, done: torch.Tensor | None = None, mask=None):
+    def forward(self, obs: torch.Tensor, state: RecurrentState = None, done: torch.Tensor | None = None, mask=None):
         """-> (logits [..., A] with -inf where illegal, values [...], state)."""
         if self.twin is not None:
             features = self.twin(obs)  # [2, B, F]
@@ -366,7 +366,7 @@ class ActorCritic(nn.Module):
         critic_features = features if self.critic_body is None else self.critic_body(obs)[0]
         return *self.heads(features, critic_features, mask), state
 
-    def value(self, obs: torch.Tensor, state: State = None, done: torch.Tensor | None = None) -> torch.Tensor:
+    def value(self, obs: torch.Tensor, state: RecurrentState = None, done: torch.Tensor | None = None) -> torch.Tensor:
         """Values only (for bootstrapping)."""
         if self.twin is not None:
             features = self.twin(obs)[1]

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from agents.base import Agent
-from algorithms.nets import ActorCritic, State
+from algorithms.nets import ActorCritic, RecurrentState
 from core.checkpoint import load_newest_checkpoint
 from core.errors import ArenaError
 
@@ -38,7 +38,7 @@ class PPOAgent(Agent):
     def __init__(self, game: Any, model: ActorCritic, name: str, greedy: bool = True, seed: int | None = None):
         super().__init__(game, seed)
         self.model, self.name, self.greedy = model, name, greedy
-        self.hidden: State = None
+        self.hidden: RecurrentState = None
 
     def reset(self, seed: int | None = None) -> None:
         """Forget the previous game (recurrent state); a seed re-seeds sampling."""

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from algorithms.nets import ActorCritic, State
+from algorithms.nets import ActorCritic, RecurrentState
 from algorithms.ppo.config import PPOParams
 
 
@@ -23,7 +23,7 @@ def ppo_loss(
     batch: dict[str, torch.Tensor],
     p: PPOParams,
     clip: float,
-    state: State = None,
+    state: RecurrentState = None,
     normalized: bool = False,
     want_stats: bool = True,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

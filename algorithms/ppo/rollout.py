@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from algorithms.nets import ActorCritic, State
+from algorithms.nets import ActorCritic, RecurrentState
 from algorithms.ppo.config import PPOConfig
 from algorithms.ppo.loss import gae
 from algorithms.rl_envs import final_observations, make_vector_env, space_shapes, split_obs
@@ -21,7 +21,7 @@ class Rollout:
 
     data: dict[str, torch.Tensor]
     """`[T, N, ...]`: obs, actions, logp, values, advantages, returns, done (obs[t] starts an episode), mask."""
-    initial_state: State
+    initial_state: RecurrentState
     """The recurrent state each env's sequence started from (`[layers, N, H]` tensors), or None."""
     episode_returns: list[float]
     """Returns of the episodes that ended during the rollout."""
