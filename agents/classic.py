@@ -11,8 +11,6 @@ from agents.base import Agent
 from agents.heuristics import CANDIDATES, EVALUATORS
 from envs.base import Game, State
 
-PLACEMENT_GAMES = ("tictactoe", "gomoku")  # a stone, once placed, never changes and never helps the opponent
-
 
 class RandomAgent(Agent):
     """Plays a uniformly random legal move."""
@@ -46,7 +44,7 @@ class GreedyAgent(Agent):
         if wins:
             return self._pick(wins)
         legal = state.legal_actions()
-        if self.game.name in PLACEMENT_GAMES:
+        if self.game.placement:
             # The opponent's winning cells now (seen with the planes swapped) stay winning unless we take them.
             swapped = self.game.state_from_observation(state.observation()[::-1])
             threats = [a for a in swapped.legal_actions() if swapped.apply(a).winner is not None]

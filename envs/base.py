@@ -102,6 +102,9 @@ class Game:
     obs_shape: tuple[int, int, int]  # (C, H, W) planes
     board_shape: tuple[int, int]  # (H, W)
     options: dict
+    placement: bool = False
+    """A stone, once placed, never changes and never helps the opponent (no gravity, no flips): tic-tac-toe,
+    gomoku. Players may then read the opponent's threats off the board as they stand."""
 
     def initial_state(self) -> State:
         """The position before the first move."""

@@ -76,6 +76,7 @@ class Gomoku(Game):
     """Freestyle Gomoku on an N x N board (15 by default): five or more in a row wins."""
 
     name = "gomoku"
+    placement = True
 
     def __init__(self, **options):
         self.options = check_options(self.name, options, {"size": 15})

@@ -66,6 +66,7 @@ class TicTacToe(Game):
     """Tic-tac-toe: actions are cells 0-8 (`row * 3 + col`), written `a1`-`c3` (column letter, row from top)."""
 
     name = "tictactoe"
+    placement = True
     num_actions = 9
     obs_shape = (2, 3, 3)
     board_shape = (3, 3)

@@ -12,7 +12,7 @@ from agents.mcts import (
     uniform_evaluator,
     visit_policy,
 )
-from envs import make_game
+from envs import GAMES, make_game
 
 C4 = make_game("connect_four")
 
@@ -130,7 +130,7 @@ def test_search_runs_on_other_games_with_passes_and_squares(game_name):
                 mcts.advance(g, action)
 
 
-@pytest.mark.parametrize("game_name", ["connect_four", "tictactoe", "othello", "gomoku"])
+@pytest.mark.parametrize("game_name", list(GAMES))
 def test_batched_observations_equal_the_one_by_one_planes(game_name):
     game = make_game(game_name)
     rng = np.random.default_rng(0)
