@@ -154,6 +154,38 @@ class Game:
         """The position whose observation is `obs` (planes from the side to move); move history is lost."""
         raise NotImplementedError
 
+    def state_from_board(self, text: str) -> State:
+        """The position drawn in `text` as `str(state)` draws it: `X` the first player's stones, `O` the second's,
+        `.` (or `*`, a legal-move mark) empty, one line a row, top row first; coordinates and other lines are
+        ignored, so a test can build its position from a board a reader sees (minigo's tests do).
+
+        The side to move follows from the number of stones added since the start, as in `state_from_observation`
+        (Othello: no passes; move history is lost).
+
+        >>> from envs import make_game
+        >>> game = make_game("tictactoe")
+        >>> game.state_from_board('''
+        ...     X X .
+        ...     O O .
+        ...     . . .
+        ... ''').legal_actions()
+        [2, 5, 6, 7, 8]
+        """
+        height, width = self.board_shape
+        marks = {"X": 0, "x": 0, "O": 1, "o": 1, ".": None, "*": None}
+        rows = []
+        for line in text.splitlines():
+            cells = [t for t in line.split() if t in marks]
+            if len(cells) == width and len(cells) == len([t for t in line.split() if not t.isdigit()]):
+                rows.append([marks[t] for t in cells])
+        if len(rows) != height:
+            raise ArenaError(f"a {self.name} board has {height} rows of {width} cells; found {len(rows)} in {text!r}")
+        owner = np.array([[-1 if c is None else c for c in row] for row in rows])  # [H, W]: 0, 1 or -1 (empty)
+        placed = int((owner >= 0).sum() - self.initial_state().observation().sum())  # stones added since the start
+        mover = placed % 2
+        planes = np.stack([owner == mover, owner == 1 - mover]).astype(np.float32)  # [2, H, W] from the mover
+        return self.state_from_observation(planes)
+
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
         return f"{type(self).__name__}({opts})"

@@ -71,9 +71,13 @@ def test_a_short_run_checkpoints_resumes_and_becomes_an_agent(tmp_path):
 
     game = make_game("tictactoe")
     agent = make_agent(f"az:{tmp_path / 'ttt'},sims=16", game)
-    state = game.state_from_moves("1425")  # X (to move) completes the top row at cell 0; O threatens cell 3
+    state = game.state_from_board("""
+        . X X
+        . O O
+        . . .
+    """)  # X to move completes the top row at cell 0 (O threatens cell 3)
     assert agent.act(state) == 0  # even a barely trained net's search, with proven values, takes the win
-    final, _ = play_game(game, agent, make_agent("random", game), state.moves, seed=1)
+    final, _ = play_game(game, agent, make_agent("random", game), game.parse_moves("1425"), seed=1)
     assert final.returns()[0] == 1.0
 
 

@@ -275,3 +275,19 @@ def test_check_game_catches_a_mask_that_lies_and_a_mutating_apply(monkeypatch):
         m.setattr(TicTacToeState, "apply", mutating_apply)
         with pytest.raises(AssertionError, match="changed the state"):
             check_game(game, games=2)
+
+
+@pytest.mark.parametrize(("name", "options"), [(name, options) for name, options, _ in GAMES])
+def test_a_printed_board_parses_back_to_the_same_position(name, options):
+    game = make_game(name, **options)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        state = game.initial_state()
+        for _ in range(int(rng.integers(0, 12))):
+            if state.is_terminal():
+                break
+            state = state.apply(int(rng.choice(state.legal_actions())))
+        parsed = game.state_from_board(str(state))
+        assert parsed.current_player() == state.current_player()
+        assert np.array_equal(parsed.observation(), state.observation())
+        assert np.array_equal(parsed.legal_mask(), state.legal_mask())
