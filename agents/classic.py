@@ -8,8 +8,8 @@ import random
 import numpy as np
 
 from agents.base import Agent
-from agents.heuristics import CANDIDATES, EVALUATORS
 from envs.base import Game, State
+from envs.registry import GAME_REGISTRY
 
 
 class RandomAgent(Agent):
@@ -73,8 +73,9 @@ class MinimaxAgent(Agent):
         super().__init__(game, seed)
         self.depth = int(depth)
         self.name = f"minimax:depth={self.depth}"
-        self.evaluate = EVALUATORS[game.name]
-        self.candidates = CANDIDATES.get(game.name, lambda s: s.legal_actions())
+        entry = GAME_REGISTRY[game.name]
+        self.evaluate = entry.heuristic
+        self.candidates = entry.move_order or (lambda s: s.legal_actions())
         self.nodes = 0
 
     def act(self, state: State) -> int:

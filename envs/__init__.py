@@ -18,6 +18,17 @@ from __future__ import annotations
 
 from core.errors import ArenaError, IllegalActionError
 from envs.base import Game, State
-from envs.registry import GAMES, GYM_IDS, make_aec, make_game
+from envs.registry import GAME_REGISTRY, GAMES, GYM_IDS, GameEntry, make_aec, make_game
 
-__all__ = ["GAMES", "GYM_IDS", "ArenaError", "Game", "IllegalActionError", "State", "make_aec", "make_game"]
+__all__ = [
+    "GAMES",
+    "GAME_REGISTRY",
+    "GYM_IDS",
+    "ArenaError",
+    "Game",
+    "GameEntry",
+    "IllegalActionError",
+    "State",
+    "make_aec",
+    "make_game",
+]

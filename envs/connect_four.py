@@ -178,3 +178,30 @@ class ConnectFour(Game):
         if has_four(opp):
             winner = 1 - (mask.bit_count() & 1)
         return ConnectFourState(self, cur, mask, (), winner)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The heuristic of the alpha-beta player (a row of envs/registry.py): scores for the side to move, move order
+
+
+CENTRE = 0b111111 << 21  # column 4
+NEAR_CENTRE = (0b111111 << 14) | (0b111111 << 28)  # columns 3 and 5
+
+
+def connect_four_eval(state) -> float:
+    """Threats count most, a threat playable right now more; then central stones."""
+    cur, mask = state.cur, state.mask
+    opp = cur ^ mask
+    playable = (mask + BOTTOM_ROW) & BOARD
+    mine, theirs = winning_cells(cur, mask), winning_cells(opp, mask)
+    # Our playable threat would have been played by the search already; the opponent's wins next move.
+    score = 10 * (mine.bit_count() - theirs.bit_count()) - 50 * (theirs & playable).bit_count()
+    score += 3 * ((cur & CENTRE).bit_count() - (opp & CENTRE).bit_count())
+    score += (cur & NEAR_CENTRE).bit_count() - (opp & NEAR_CENTRE).bit_count()
+    return float(score)
+
+
+def connect_four_candidates(state) -> list[int]:
+    """Centre columns first: they take part in the most lines."""
+    legal = state.legal_actions()
+    return [c for c in (3, 2, 4, 1, 5, 0, 6) if c in legal]

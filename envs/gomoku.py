@@ -126,3 +126,64 @@ class Gomoku(Game):
         cur, opp = plane_to_bits(obs[0], self.index), plane_to_bits(obs[1], self.index)
         winner = 1 - ((cur | opp).bit_count() & 1) if self.has_five(opp) else None
         return GomokuState(self, cur, opp, (), winner)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The heuristic of the alpha-beta player (a row of envs/registry.py): scores for the side to move, move order
+
+
+WINDOW_WEIGHTS = (0, 1, 10, 100, 1000)  # a window of five holding k own stones and no opponent stone
+_WINDOW_STARTS: dict[int, list[int]] = {}
+
+
+def _window_counts(stones: int, other: int, valid: int, s: int) -> list[int]:
+    """Bitboards of window starts (direction shift `s`) free of `other` holding exactly 1..4 of `stones`."""
+    blocked = other | (other >> s) | (other >> 2 * s) | (other >> 3 * s) | (other >> 4 * s)
+    free = valid & ~blocked
+    # Bit-sliced sum of five one-bit boards: (b2 b1 b0) is the stone count of the window starting there.
+    b0 = b1 = b2 = 0
+    for k in range(5):
+        x = stones >> (k * s)
+        carry0 = b0 & x
+        b0 ^= x
+        carry1 = b1 & carry0
+        b1 ^= carry0
+        b2 |= carry1
+    n0, n1, n2 = ~b0, ~b1, ~b2
+    return [free & b0 & n1 & n2, free & n0 & b1 & n2, free & b0 & b1 & n2, free & n0 & n1 & b2]
+
+
+def gomoku_eval(state) -> float:
+    """Sum of weights of windows of five still open to one side, ours minus theirs (theirs move next)."""
+    game = state.game
+    valid = _WINDOW_STARTS.get(game.size)
+    if valid is None:  # cells where a window of five fits, per direction
+        b = game.board
+        valid = _WINDOW_STARTS[game.size] = [
+            b & (b >> s) & (b >> 2 * s) & (b >> 3 * s) & (b >> 4 * s) for s in game.shifts
+        ]
+    score = 0.0
+    for s, v in zip(game.shifts, valid, strict=True):
+        for k, w in enumerate(_window_counts(state.cur, state.opp, v, s), start=1):
+            score += WINDOW_WEIGHTS[k] * w.bit_count()
+        for k, w in enumerate(_window_counts(state.opp, state.cur, v, s), start=1):
+            score -= 1.5 * WINDOW_WEIGHTS[k] * w.bit_count()  # the opponent moves next: its threats weigh more
+    return float(score)
+
+
+def gomoku_candidates(state) -> list[int]:
+    """Empty cells next to a stone (the centre on an empty board), nearest the last move first."""
+    game = state.game
+    stones = state.cur | state.opp
+    n = game.size
+    if not stones:
+        return [(n // 2) * n + n // 2]
+    near = stones
+    for s in game.shifts:
+        near |= (stones << s) | (stones >> s)
+    near &= game.board & ~stones
+    cells = [a for a in range(n * n) if near & game.bits[a]]
+    if state.moves:
+        lr, lc = divmod(state.moves[-1], n)
+        cells.sort(key=lambda a: max(abs(a // n - lr), abs(a % n - lc)))
+    return cells

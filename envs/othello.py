@@ -216,3 +216,62 @@ class Othello(Game):
         idx = self.geo.index
         own, opp = plane_to_bits(obs[0], idx), plane_to_bits(obs[1], idx)
         return OthelloState(self, own, opp, (own | opp).bit_count() & 1, ())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The heuristic of the alpha-beta player (a row of envs/registry.py): scores for the side to move, move order
+
+
+def _othello_masks(n: int) -> dict[str, int]:
+    bit = lambda r, c: 1 << (r * n + c)  # noqa: E731
+    corners = bit(0, 0) | bit(0, n - 1) | bit(n - 1, 0) | bit(n - 1, n - 1)
+    x_squares = bit(1, 1) | bit(1, n - 2) | bit(n - 2, 1) | bit(n - 2, n - 2)
+    c_squares = 0
+    for r, c in ((0, 1), (1, 0), (0, n - 2), (1, n - 1), (n - 2, 0), (n - 1, 1), (n - 1, n - 2), (n - 2, n - 1)):
+        c_squares |= bit(r, c)
+    edges = 0
+    for i in range(n):
+        edges |= bit(0, i) | bit(n - 1, i) | bit(i, 0) | bit(i, n - 1)
+    edges &= ~(corners | c_squares)
+    return {"corners": corners, "x": x_squares, "c": c_squares, "edges": edges}
+
+
+_OTHELLO_MASKS: dict[int, dict[str, int]] = {}
+
+
+def othello_eval(state) -> float:
+    """Corners 25, edges 3, X-squares -12 and C-squares -4 (while their corner is empty), mobility 2."""
+    n = state.game.size
+    masks = _OTHELLO_MASKS.setdefault(n, _othello_masks(n))
+    own, opp = state.own, state.opp
+    empty_corners = masks["corners"] & ~(own | opp)
+    # X- and C-squares are only dangerous next to an empty corner: keep those next to empty corners.
+    risky = 0
+    for corner_bit in range(n * n):
+        if empty_corners >> corner_bit & 1:
+            r, c = divmod(corner_bit, n)
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    rr, cc = r + dr, c + dc
+                    if (dr or dc) and 0 <= rr < n and 0 <= cc < n:
+                        risky |= 1 << (rr * n + cc)
+    x, c = masks["x"] & risky, masks["c"] & risky
+
+    def material(b: int) -> int:
+        return (
+            25 * (b & masks["corners"]).bit_count()
+            + 3 * (b & masks["edges"]).bit_count()
+            - 12 * (b & x).bit_count()
+            - 4 * (b & c).bit_count()
+        )
+
+    mobility = state.legal.bit_count() - state.game.geo.legal_moves(opp, own).bit_count()
+    return float(material(own) - material(opp) + 2 * mobility)
+
+
+def othello_candidates(state) -> list[int]:
+    """Corners first, X-squares last (a cheap ordering that helps alpha-beta)."""
+    n = state.game.size
+    masks = _OTHELLO_MASKS.setdefault(n, _othello_masks(n))
+    rank = lambda a: 0 if masks["corners"] >> a & 1 else (2 if masks["x"] >> a & 1 else 1)  # noqa: E731
+    return sorted(state.legal_actions(), key=rank)

@@ -99,3 +99,19 @@ class TicTacToe(Game):
         cur, opp = plane_to_bits(obs[0], BIT_INDEX), plane_to_bits(obs[1], BIT_INDEX)
         winner = 1 - ((cur | opp).bit_count() & 1) if has_line(opp) else None
         return TicTacToeState(self, cur, opp, (), winner)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The heuristic of the alpha-beta player (a row of envs/registry.py): scores for the side to move, move order
+
+
+def tictactoe_eval(state) -> float:
+    """Sum over lines free of the opponent of (own marks)^2, minus the same for the opponent."""
+    score = 0
+    for line in LINES:
+        mine, theirs = (state.cur & line).bit_count(), (state.opp & line).bit_count()
+        if not theirs:
+            score += mine * mine
+        if not mine:
+            score -= theirs * theirs
+    return float(score)

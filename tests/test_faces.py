@@ -10,10 +10,14 @@ from pettingzoo.test import api_test
 
 import envs
 from agents import make_agent
-from envs import GYM_IDS, IllegalActionError, make_aec, make_game
+from envs import GAME_REGISTRY, GYM_IDS, IllegalActionError, make_aec, make_game
 from envs.pettingzoo_env import PettingZooPlayer
 
 AEC_GAMES = [("tictactoe", {}), ("connect_four", {}), ("othello", {"size": 6}), ("gomoku", {"size": 9})]
+
+
+def test_the_pettingzoo_list_covers_every_registered_game():
+    assert {name for name, _ in AEC_GAMES} == set(GAME_REGISTRY)
 
 
 @pytest.mark.parametrize(("name", "options"), AEC_GAMES)

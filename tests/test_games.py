@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs import ArenaError, IllegalActionError, make_game
+from envs import GAME_REGISTRY, ArenaError, IllegalActionError, make_game
 from envs.check import check_game
 
 GAMES = [
@@ -291,3 +291,7 @@ def test_a_printed_board_parses_back_to_the_same_position(name, options):
         assert parsed.current_player() == state.current_player()
         assert np.array_equal(parsed.observation(), state.observation())
         assert np.array_equal(parsed.legal_mask(), state.legal_mask())
+
+
+def test_the_conformance_list_covers_every_registered_game():
+    assert {name for name, _, _ in GAMES} == set(GAME_REGISTRY)
