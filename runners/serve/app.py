@@ -366,7 +366,7 @@ def create_app(runs_dir: Path = Path("runs"), models_dir: Path | None = None) ->
                 finished = job is not None and job.done  # read before the ledger, so its last game is in the stamp
                 stamp = (_stamp(ledger), job.status() if job else None)
                 if stamp != seen:
-                    if seen is not None:
+                    if seen is not None or finished:  # a job that ended before the stream began: not `first`
                         payload = await anyio.to_thread.run_sync(report, name)
                     seen, quiet = stamp, 0.0
                     yield f"event: standings\ndata: {json.dumps(payload)}\n\n"
