@@ -9,6 +9,7 @@ import torch
 
 from algorithms.buffers import NStepFolder, ReplayBuffer, SumTree
 from algorithms.dqn import DQNConfig, model_from_checkpoint, random_actions, td_loss, train
+from algorithms.dqn.loss import TensorBatch
 from algorithms.nets import QNetwork
 from core.checkpoint import load_checkpoint_file, resolve_checkpoint_path
 from core.config import load_config
@@ -74,18 +75,18 @@ def test_random_exploration_picks_legal_actions_only():
 def test_td_target_uses_legal_next_actions_and_ignores_terminal_states():
     torch.manual_seed(0)
     q_net = QNetwork("mlp-64x1", (2,), 3)
-    batch = {
-        "obs": torch.zeros(2, 2),
-        "actions": torch.tensor([0, 1]),
-        "rewards": torch.tensor([1.0, 2.0]),
-        "next_obs": torch.ones(2, 2),
-        "discounts": torch.tensor([0.5, 0.0]),
-        "weights": torch.ones(2),
-        "next_masks": torch.tensor([[False, True, False], [False, False, False]]),  # second: game over
-    }
+    batch = TensorBatch(
+        obs=torch.zeros(2, 2),
+        actions=torch.tensor([0, 1]),
+        rewards=torch.tensor([1.0, 2.0]),
+        next_obs=torch.ones(2, 2),
+        discounts=torch.tensor([0.5, 0.0]),
+        weights=torch.ones(2),
+        next_masks=torch.tensor([[False, True, False], [False, False, False]]),  # second: game over
+    )
     _, td = td_loss(q_net, q_net, batch, double=True)
-    q = q_net(batch["obs"]).gather(1, batch["actions"][:, None]).squeeze(1)
-    next_q = q_net(batch["next_obs"])[0, 1]  # the only legal action
+    q = q_net(batch.obs).gather(1, batch.actions[:, None]).squeeze(1)
+    next_q = q_net(batch.next_obs)[0, 1]  # the only legal action
     expected = torch.stack([1.0 + 0.5 * next_q, torch.tensor(2.0)])
     torch.testing.assert_close(q - td, expected)
 
