@@ -10,6 +10,7 @@ from agents.base import Agent
 from algorithms.nets import QNetwork
 from core.checkpoint import load_newest_checkpoint
 from core.errors import ArenaError
+from envs.base import Game, State
 
 
 def check_shapes(checkpoint: dict[str, Any], obs_shape: tuple[int, ...], num_actions: int, where: str) -> None:
@@ -33,7 +34,7 @@ def model_from_checkpoint(checkpoint: dict[str, Any]) -> QNetwork:
 class DQNAgent(Agent):
     """A Q-network trained on a board game, playing the legal action of highest value."""
 
-    def __init__(self, game: Any, model: QNetwork, name: str) -> None:
+    def __init__(self, game: Game, model: QNetwork, name: str) -> None:
         super().__init__(game)
         self.model, self.name = model, name
 
@@ -41,14 +42,14 @@ class DQNAgent(Agent):
         """Nothing to forget: the policy is deterministic and memoryless."""
 
     @torch.inference_mode()
-    def act(self, state: Any) -> int:
+    def act(self, state: State) -> int:
         """The greedy move in `state` (illegal actions are valued -inf)."""
         obs = torch.as_tensor(state.observation()).unsqueeze(0)  # [1, C, H, W]
         mask = torch.as_tensor(state.legal_mask()).unsqueeze(0)  # [1, A]
         return int(self.model(obs, mask).argmax(-1))
 
 
-def load_agent(game: Any, path: str) -> DQNAgent:
+def load_agent(game: Game, path: str) -> DQNAgent:
     """`dqn:<checkpoint | run dir | run/latest>`: a trained DQN policy for `game`."""
     file, checkpoint = load_newest_checkpoint(path)  # a run dir's truncated newest file falls back to the previous
     if checkpoint.get("algo") != "dqn":

@@ -22,6 +22,7 @@ from core.config import config_to_dict
 from core.device import resolve_device
 from core.errors import ArenaError
 from core.progress import ProgressBar
+from core.run import Run
 
 
 class DQNLearner(EnvLearner):
@@ -33,7 +34,7 @@ class DQNLearner(EnvLearner):
     """
 
     def __init__(
-        self, config: DQNConfig, run: Any, device: torch.device, obs_shape: tuple[int, ...], obs_dtype: np.dtype,
+        self, config: DQNConfig, run: Run | None, device: torch.device, obs_shape: tuple[int, ...], obs_dtype: np.dtype,
         num_actions: int, masked: bool,
     ) -> None:  # fmt: skip
         p = self.p = config.dqn
@@ -190,7 +191,7 @@ class DQNLearner(EnvLearner):
         return self.q_net.state_dict()
 
 
-def train(config: DQNConfig, run: Any) -> dict[str, float]:
+def train(config: DQNConfig, run: Run) -> dict[str, float]:
     """Train DQN as `config` says, logging to and checkpointing in `run`; returns the final figures."""
     if is_recurrent(config.net.preset):
         raise ArenaError(f"net.preset {config.net.preset!r} is recurrent; DQN here takes feed-forward presets")

@@ -14,9 +14,10 @@ from algorithms.dqn.learner import DQNLearner
 from algorithms.nets import QNetwork, is_recurrent
 from algorithms.rl_envs import EnvRates
 from core.errors import ArenaError
+from core.run import Run
 
 
-def learner_role(config: DQNConfig, run: Any, device: torch.device, num_actors: int) -> DQNLearner:
+def learner_role(config: DQNConfig, run: Run | None, device: torch.device, num_actors: int) -> DQNLearner:
     """The learner of `arena selfplay` for DQN: a central replay fed by every actor (Ape-X)."""
     if is_recurrent(config.net.preset):
         raise ArenaError(f"net.preset {config.net.preset!r} is recurrent; DQN here takes feed-forward presets")

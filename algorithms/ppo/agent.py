@@ -11,6 +11,7 @@ from agents.base import Agent
 from algorithms.nets import ActorCritic, RecurrentState
 from core.checkpoint import load_newest_checkpoint
 from core.errors import ArenaError
+from envs.base import Game, State
 
 
 def check_shapes(checkpoint: dict[str, Any], obs_shape: tuple[int, ...], num_actions: int, where: str) -> None:
@@ -35,7 +36,7 @@ def model_from_checkpoint(checkpoint: dict[str, Any]) -> ActorCritic:
 class PPOAgent(Agent):
     """A PPO policy trained on a board game, playing from `State`s: argmax (greedy) or sampled actions."""
 
-    def __init__(self, game: Any, model: ActorCritic, name: str, greedy: bool = True, seed: int | None = None):
+    def __init__(self, game: Game, model: ActorCritic, name: str, greedy: bool = True, seed: int | None = None):
         super().__init__(game, seed)
         self.model, self.name, self.greedy = model, name, greedy
         self.hidden: RecurrentState = None
@@ -47,7 +48,7 @@ class PPOAgent(Agent):
             self.rng = np.random.default_rng(seed)
 
     @torch.inference_mode()
-    def act(self, state: Any) -> int:
+    def act(self, state: State) -> int:
         """The policy's move in `state` (always legal: illegal logits are -inf)."""
         obs = torch.as_tensor(state.observation()).unsqueeze(0)  # [1, C, H, W]
         mask = torch.as_tensor(state.legal_mask()).unsqueeze(0)  # [1, A]
@@ -58,7 +59,7 @@ class PPOAgent(Agent):
         return int(self.rng.choice(len(probs), p=probs / probs.sum()))
 
 
-def load_agent(game: Any, path: str, greedy: bool = True, seed: int | None = None) -> PPOAgent:
+def load_agent(game: Game, path: str, greedy: bool = True, seed: int | None = None) -> PPOAgent:
     """`ppo:<checkpoint | run dir | run/latest>,greedy=false,seed=N`: a trained PPO policy for `game`."""
     file, checkpoint = load_newest_checkpoint(path)  # a run dir's truncated newest file falls back to the previous
     if checkpoint.get("algo") != "ppo":

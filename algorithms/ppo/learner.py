@@ -22,6 +22,7 @@ from core.config import config_to_dict
 from core.device import resolve_device
 from core.errors import ArenaError
 from core.progress import ProgressBar
+from core.run import Run
 
 
 class PPOLearner(EnvLearner):
@@ -32,7 +33,7 @@ class PPOLearner(EnvLearner):
     """
 
     def __init__(
-        self, config: PPOConfig, run: Any, device: torch.device, obs_shape: tuple[int, ...], num_actions: int,
+        self, config: PPOConfig, run: Run | None, device: torch.device, obs_shape: tuple[int, ...], num_actions: int,
         envs_per_update: int,
     ) -> None:  # fmt: skip
         p = self.p = config.ppo
@@ -211,7 +212,7 @@ class PPOLearner(EnvLearner):
         return self.model.state_dict()
 
 
-def train(config: PPOConfig, run: Any) -> dict[str, float]:
+def train(config: PPOConfig, run: Run) -> dict[str, float]:
     """Train PPO as `config` says, logging to and checkpointing in `run`; returns the final figures."""
     device = resolve_device(config.run.device)
     if config.run.torch_threads:

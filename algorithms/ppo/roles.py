@@ -13,9 +13,10 @@ from algorithms.ppo.config import PPOConfig, env_shapes
 from algorithms.ppo.learner import PPOLearner
 from algorithms.ppo.rollout import RolloutCollector
 from algorithms.rl_envs import EnvRates
+from core.run import Run
 
 
-def learner_role(config: PPOConfig, run: Any, device: torch.device, num_actors: int) -> PPOLearner:
+def learner_role(config: PPOConfig, run: Run | None, device: torch.device, num_actors: int) -> PPOLearner:
     """The learner of `arena selfplay` for PPO: one update on the rollouts of all `num_actors` actors."""
     learner = PPOLearner(config, run, device, *env_shapes(config), num_actors * config.env.num_envs)
     learner.start_distributed(num_actors)
