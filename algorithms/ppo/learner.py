@@ -83,7 +83,8 @@ class PPOLearner(EnvLearner):
         return self.updates >= self.num_updates or self.reached_target
 
     def learn(self, rollout: Rollout, average_gradients: Any = None) -> dict[str, float]:
-        """Epochs of clipped-surrogate updates on one rollout, then report, evaluate, checkpoint when due.
+        """Epochs of clipped-surrogate updates on one rollout; returns the update's figures (no I/O: the caller
+        logs them, then evaluates and checkpoints when due).
 
         `average_gradients(grads)`: called between backward and the optimizer step (several learner ranks).
         """
@@ -133,7 +134,7 @@ class PPOLearner(EnvLearner):
                 break
         self.loss = float(loss.detach())
 
-        # -- report, evaluate, checkpoint -------------------------------------------------------------------
+        # -- the update's figures -----------------------------------------------------------------------------
         finished = rollout.episode_returns
         self.recent.extend(finished)
         mean20 = float(np.mean(self.recent)) if self.recent else math.nan
@@ -147,8 +148,6 @@ class PPOLearner(EnvLearner):
         if finished:
             figures |= {"train/episode_return": float(np.mean(finished)), "train/return_mean20": mean20}
             figures["train/episode_length"] = float(np.mean(rollout.episode_lengths))
-        self.log(figures, self.global_step)
-        self.periodic()
         return figures
 
     def greedy_returns(self) -> tuple[float, float]:
@@ -202,7 +201,9 @@ class PPOLearner(EnvLearner):
     def update(self, average_gradients: Any = None) -> int:
         """One update on all actors' rollouts; returns the update count."""
         rollouts, self.pending = self.pending[: self.num_actors], self.pending[self.num_actors :]
-        self.learn(Rollout.concatenate(rollouts), average_gradients)
+        figures = self.learn(Rollout.concatenate(rollouts), average_gradients)
+        self.log(figures, self.global_step)
+        self.periodic()  # greedy evaluation and a checkpoint when their env-step intervals come round
         if self.done:
             self.save()
         return self.updates
@@ -228,7 +229,9 @@ def train(config: PPOConfig, run: Run) -> dict[str, float]:
     try:
         with ProgressBar(learner.num_updates * learner.batch_size, description, completed=learner.global_step) as bar:
             while not learner.done:
-                learner.learn(collector.collect())
+                figures = learner.learn(collector.collect())  # one update: epochs of minibatches on a rollout
+                learner.log(figures, learner.global_step)
+                learner.periodic()  # greedy evaluation and a checkpoint when their env-step intervals come round
                 mean20 = float(np.mean(learner.recent)) if learner.recent else math.nan
                 bar.update(completed=learner.global_step, return_=mean20, loss=learner.loss)
     except KeyboardInterrupt:
