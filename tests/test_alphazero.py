@@ -89,6 +89,19 @@ def test_a_checkpoint_of_another_game_is_refused(tmp_path):
         make_agent(f"az:{tmp_path / 't'}", make_game("connect_four"))
 
 
+def test_a_gumbel_trained_agent_plays_with_eval_search_unless_its_spec_says_otherwise(tmp_path):
+    overrides = ["learn.total_steps=5", "selfplay.search=gumbel", *TINY]
+    for name, extra in (("default", []), ("g", ["eval.search=gumbel"])):
+        config = load_config(AZConfig, None, [f"run.runs_dir={tmp_path}", f"run.name={name}", *overrides, *extra])
+        with Run.create(config) as run:
+            train(config, run)
+    game = make_game("tictactoe")
+    assert make_agent(f"az:{tmp_path / 'default'},sims=8", game).config.kind == "puct"
+    assert make_agent(f"az:{tmp_path / 'default'},sims=8,search=gumbel", game).config.kind == "gumbel"
+    agent = make_agent(f"az:{tmp_path / 'g'},sims=8", game)
+    assert agent.config.kind == "gumbel" and agent.config.gumbel_scale == 0.0  # no noise outside self-play
+
+
 @pytest.mark.slow
 def test_tictactoe_in_two_minutes_never_loses_to_the_perfect_solver(tmp_path):
     import time

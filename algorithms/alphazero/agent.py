@@ -97,8 +97,9 @@ def load_agent(
 ) -> AlphaZeroAgent:
     """An AlphaZeroAgent from a checkpoint path, a run dir, or a shipped model name (`connect_four`).
 
-    It searches as the run's self-play did (kind, c_puct, solver, ... from the saved config) without noise;
-    keywords in `search` (any SelfPlayConfig field, e.g. `search="gumbel"`, `c_puct=2.0`) override those.
+    It searches with the run's `eval.search` kind (PUCT where the config has none) and self-play's settings
+    (c_puct, solver, ... from the saved config) without noise; keywords in `search` override those: `search`
+    the kind, any other SelfPlayConfig field (e.g. `c_puct=2.0`) that setting.
     """
     shipped = MODELS_DIR / f"{path}.pt"
     # a run dir or `latest` whose newest file is truncated gives the previous good one (with a warning)
@@ -110,13 +111,14 @@ def load_agent(
         raise ArenaError(f"{file} was trained on {meta['game']}, not {game.name}")
     net = PolicyValueNet(meta["net"], game.obs_shape, game.num_actions)
     net.load_state_dict(payload["net"])
-    trained = dict(payload.get("config", {}).get("selfplay", {}))
+    saved = payload.get("config", {})
+    trained = dict(saved.get("selfplay", {}))
     trained.setdefault("search", "puct")  # saved before search kinds existed: PUCT was the only one
     given = {k: v for k, v in search.items() if v is not None}
+    kind = given.pop("search", None) or saved.get("eval", {}).get("search", "puct")
     selfplay = build_config(SelfPlayConfig, trained | given, source=f"az:{path}", where="selfplay")
-    return AlphaZeroAgent(
-        net, game, search_config(selfplay, sims, evaluation=True), device=device, name=f"az:{path}", inference=inference
-    )
+    search = search_config(selfplay, sims, evaluation=True, kind=kind)
+    return AlphaZeroAgent(net, game, search, device=device, name=f"az:{path}", inference=inference)
 
 
 def export_model(source: str | Path, target: str | Path) -> Path:

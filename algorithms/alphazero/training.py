@@ -119,7 +119,7 @@ class Training:
             return {}
         if self._opponents is None:
             self._opponents = {spec: make_agent(spec, self.game) for spec in config.eval.opponents}
-        search = search_config(config.selfplay, config.eval.simulations, evaluation=True)
+        search = search_config(config.selfplay, config.eval.simulations, evaluation=True, kind=config.eval.search)
         self.evaluator.refresh()
         figures: dict[str, float] = {}
         for spec, opponent in self._opponents.items():
@@ -138,7 +138,7 @@ class Training:
         config = self.config
         if self.run is None:  # a learner rank other than 0: rank 0 gates and shares the acting weights
             return False
-        search = search_config(config.selfplay, config.eval.simulations, evaluation=True)
+        search = search_config(config.selfplay, config.eval.simulations, evaluation=True, kind=config.eval.search)
         inference = config.selfplay.inference
         device = str(self.device)
         candidate = AlphaZeroAgent(self.net, self.game, search, device=device, name="candidate", inference=inference)
