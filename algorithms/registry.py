@@ -53,6 +53,9 @@ class LearnerRole(Protocol):
     def log(self, figures: dict[str, Any], step: int) -> None: ...
     def summary(self) -> dict[str, float]: ...
 
+    # With `distributed.learners` > 1 (AlphaZero only) also `shared_state() -> dict`, learner 0's weights,
+    # optimizer and counters, and `load_shared_state(shared)` on the other learners.
+
 
 class ActorRole(Protocol):
     """An algorithm's actor side (`alphazero.AZActor`, `ppo.PPOActor`, `dqn.DQNActor`)."""
