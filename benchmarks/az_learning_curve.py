@@ -1,15 +1,16 @@
 """AlphaZero learning curves against wall time: Pons mistake rates of each checkpoint, two configs side by side.
 
-    python benchmarks/az_learning_curve.py                        # gumbel vs puct, 10 min each, mpirun -n 2
+    python benchmarks/az_learning_curve.py                        # gumbel vs puct, 10 min each, mpirun -n 3
     python benchmarks/az_learning_curve.py --minutes 20 --side gumbel= --side "puct=selfplay.search=puct"
     python benchmarks/az_learning_curve.py --evaluate-only        # re-score the runs a previous call left
     python benchmarks/az_learning_curve.py --score-run main=runs/c4-gumbel --no-train   # any run dir's curve
 
 Each side trains `configs/az_connect4.yaml` plus its overrides (`key=value` items after `LABEL=`, comma
-separated) under `mpirun -n 2 arena selfplay` for `--minutes` of wall time, one side after the other so neither
-shares the cores, then gets SIGTERM (it checkpoints and stops). Every checkpoint is scored on the first
-`--positions` positions of each of Pons' six sets: the net alone (argmax of its policy) and with the run's own
-search at `--simulations` (no noise). A checkpoint's wall time is when its file was written, from the launch.
+separated) under `mpirun -n 3 arena selfplay` (`--ranks`) for `--minutes` of wall time, one side after the
+other so neither shares the cores, then gets SIGTERM (it checkpoints and stops). Every checkpoint is scored on
+the first `--positions` positions of each of Pons' six sets: the net alone (argmax of its policy) and with
+search at `--simulations` (the run's `eval.search`, or `--search`; no noise). A checkpoint's wall time is when
+its file was written, from the launch.
 Prints a table, writes `<out>/az_learning_curve.png` and `.csv`; the last line is a one-line summary.
 """
 
@@ -49,13 +50,13 @@ def parse_side(text: str) -> tuple[str, list[str]]:
     return label, [item for item in rest.split(",") if item]
 
 
-def train(run_dir: Path, config: str, overrides: list[str], minutes: float, every: int) -> None:
-    """Train one side for `minutes` under `mpirun -n 2`, then SIGTERM its process group (a checkpointed stop)."""
+def train(run_dir: Path, config: str, overrides: list[str], minutes: float, every: int, ranks: int) -> None:
+    """Train one side for `minutes` under `mpirun -n RANKS`, then SIGTERM its process group (a checkpointed stop)."""
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     mpirun = shutil.which("mpirun") or str(Path(sys.executable).parent / "mpirun")
-    command = [mpirun, "-n", "2", sys.executable, "-m", "runners.selfplay", config, f"run.name={run_dir.name}"]
+    command = [mpirun, "-n", str(ranks), sys.executable, "-m", "runners.selfplay", config, f"run.name={run_dir.name}"]
     command += [f"run.runs_dir={run_dir.parent}", f"run.checkpoint_every={every}", "run.keep_checkpoints=1000"]
     command += [*RUN_OVERRIDES, *overrides]
     (run_dir.parent / f"{run_dir.name}.start").write_text(f"{time.time()}\n")
@@ -139,6 +140,7 @@ def main() -> None:
     parser.add_argument("--config", default="configs/az_connect4.yaml")
     parser.add_argument("--side", action="append", help="LABEL=k=v,k=v (repeatable; default gumbel vs puct)")
     parser.add_argument("--minutes", type=float, default=10.0, help="wall budget of each side (default 10)")
+    parser.add_argument("--ranks", type=int, default=3, help="mpirun ranks per side: 1 learner, the rest actors")
     parser.add_argument("--checkpoint-every", type=int, default=250, help="learner steps between checkpoints")
     parser.add_argument("--positions", type=int, default=200, help="Pons positions per set (default 200)")
     parser.add_argument("--simulations", type=int, default=100, help="search simulations when scoring")
@@ -156,7 +158,7 @@ def main() -> None:
     if not args.evaluate_only:
         for label, overrides in sides:
             print(f"training {label} ({' '.join(overrides) or 'config as is'}) for {args.minutes} min ...", flush=True)
-            train(run_dirs[label], args.config, overrides, args.minutes, args.checkpoint_every)
+            train(run_dirs[label], args.config, overrides, args.minutes, args.checkpoint_every, args.ranks)
     curves = {}
     for label, run_dir in run_dirs.items():
         print(f"scoring {label} ({run_dir}) ...", flush=True)
