@@ -91,6 +91,27 @@ def make_vector_env(config: EnvConfig, num_envs: int | None = None) -> gym.vecto
     return gym.vector.SyncVectorEnv(fns, autoreset_mode=mode)
 
 
+def check_shapes(checkpoint: dict[str, Any], obs_shape: tuple[int, ...], num_actions: int, where: str) -> None:
+    """Refuse a PPO or DQN checkpoint whose network was built for other observations or actions."""
+    saved = tuple(checkpoint["net"]["obs_shape"])
+    if saved != tuple(obs_shape) or checkpoint["num_actions"] != num_actions:
+        raise ArenaError(
+            f"checkpoint in {where} was trained on observations {saved} with {checkpoint['num_actions']} actions; "
+            f"this env gives {tuple(obs_shape)} with {num_actions}"
+        )
+
+
+def seed_everything(seed: int, torch_threads: int = 0) -> None:
+    """Seed Python's, NumPy's and torch's global generators (and set torch's threads) before a run builds anything."""
+    import random
+
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
 def space_shapes(space: gym.Space, action_space: gym.Space) -> tuple[tuple[int, ...], int, bool]:
     """(observation shape, number of actions, whether the env gives legal masks) of one env's spaces."""
     masked = isinstance(space, gym.spaces.Dict)

@@ -8,19 +8,10 @@ import torch
 
 from agents.base import Agent
 from algorithms.nets import QNetwork
+from algorithms.rl_envs import check_shapes
 from core.checkpoint import load_newest_checkpoint
 from core.errors import ArenaError
 from envs.base import Game, State
-
-
-def check_shapes(checkpoint: dict[str, Any], obs_shape: tuple[int, ...], num_actions: int, where: str) -> None:
-    """Refuse a checkpoint whose network was built for other observations or actions."""
-    saved = tuple(checkpoint["net"]["obs_shape"])
-    if saved != tuple(obs_shape) or checkpoint["num_actions"] != num_actions:
-        raise ArenaError(
-            f"checkpoint in {where} was trained on observations {saved} with {checkpoint['num_actions']} actions; "
-            f"this env gives {tuple(obs_shape)} with {num_actions}"
-        )
 
 
 def model_from_checkpoint(checkpoint: dict[str, Any]) -> QNetwork:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
 from collections import deque
 from typing import Any
 
@@ -11,12 +10,11 @@ import numpy as np
 import torch
 
 from algorithms.buffers import ReplayBuffer
-from algorithms.dqn.agent import check_shapes
 from algorithms.dqn.config import DQNConfig, env_spec
 from algorithms.dqn.explorer import Explorer, linear
 from algorithms.dqn.loss import learn, soft_update
 from algorithms.nets import QNetwork, is_recurrent, make_adam
-from algorithms.rl_envs import EnvLearner, evaluate
+from algorithms.rl_envs import EnvLearner, check_shapes, evaluate, seed_everything
 from core.checkpoint import capture_rng, restore_rng
 from core.config import config_to_dict
 from core.device import resolve_device
@@ -196,12 +194,7 @@ def train(config: DQNConfig, run: Run) -> dict[str, float]:
     if is_recurrent(config.net.preset):
         raise ArenaError(f"net.preset {config.net.preset!r} is recurrent; DQN here takes feed-forward presets")
     device = resolve_device(config.run.device)
-    if config.run.torch_threads:
-        torch.set_num_threads(config.run.torch_threads)
-    seed = config.run.seed
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    seed_everything(config.run.seed, config.run.torch_threads)
     learner = DQNLearner(config, run, device, *env_spec(config))
     explorer = Explorer(config, learner.q_net, device, learner.rng)  # one rng: exploration, replay, env seeds
     n = config.env.num_envs

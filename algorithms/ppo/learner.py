@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
 from collections import deque
 from typing import Any
 
@@ -12,11 +11,10 @@ import torch
 from torch import nn
 
 from algorithms.nets import ActorCritic, is_recurrent, make_adam
-from algorithms.ppo.agent import check_shapes
 from algorithms.ppo.config import PPOConfig, env_shapes
 from algorithms.ppo.loss import explained_variance, ppo_loss
 from algorithms.ppo.rollout import Rollout, RolloutCollector, minibatches
-from algorithms.rl_envs import EnvLearner, evaluate
+from algorithms.rl_envs import EnvLearner, check_shapes, evaluate, seed_everything
 from core.checkpoint import capture_rng, restore_rng
 from core.config import config_to_dict
 from core.device import resolve_device
@@ -216,12 +214,7 @@ class PPOLearner(EnvLearner):
 def train(config: PPOConfig, run: Run) -> dict[str, float]:
     """Train PPO as `config` says, logging to and checkpointing in `run`; returns the final figures."""
     device = resolve_device(config.run.device)
-    if config.run.torch_threads:
-        torch.set_num_threads(config.run.torch_threads)
-    seed = config.run.seed
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    seed_everything(config.run.seed, config.run.torch_threads)
     obs_shape, num_actions = env_shapes(config)
     learner = PPOLearner(config, run, device, obs_shape, num_actions, config.env.num_envs)
     collector = RolloutCollector(config, learner.model, device, learner.rng)
