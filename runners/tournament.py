@@ -119,6 +119,21 @@ def make_agent(spec: str, game: Game) -> Agent:
 # The ledger
 
 
+def read_records(path: Path) -> list[GameRecord]:
+    """The complete records of a ledger file, in the order played, without touching the file (a partial last
+    line, which another process may be writing, is passed over)."""
+    if not path.is_file():
+        return []
+    out = []
+    with open(path) as handle:
+        for line in handle:
+            try:
+                out.append(GameRecord(**json.loads(line)))
+            except (json.JSONDecodeError, TypeError):
+                continue
+    return out
+
+
 class Ledger:
     """Append-only JSONL of finished games; a partial last line (a kill mid-write) is ignored on reading."""
 
@@ -138,16 +153,7 @@ class Ledger:
 
     def records(self) -> list[GameRecord]:
         """Every complete record, in the order played."""
-        if not self.path.is_file():
-            return []
-        out = []
-        with open(self.path) as handle:
-            for line in handle:
-                try:
-                    out.append(GameRecord(**json.loads(line)))
-                except (json.JSONDecodeError, TypeError):
-                    continue
-        return out
+        return read_records(self.path)
 
     def append(self, record: GameRecord) -> None:
         """Add one game, durably: it will not be replayed after a crash."""

@@ -28,8 +28,8 @@ from envs import GAMES, GYM_IDS, make_game
 from runners.plot import read_metrics
 from runners.serve.board import geometry
 from runners.serve.sessions import MAX_SESSIONS, Conflict, PlaySession, Refused, check_spec_paths
-from runners.serve.tournaments import _NAME, TournamentJob, _finite, read_records, replay_frames, tournament_report
-from runners.tournament import schedule
+from runners.serve.tournaments import _NAME, TournamentJob, _finite, replay_frames, tournament_report
+from runners.tournament import read_records, schedule
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 """The page: index.html, app.js, style.css (installed as package data)."""

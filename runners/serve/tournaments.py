@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -12,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.matches import GameRecord
 from envs import make_game
 from runners.serve.board import board_cells, geometry, outcome, placed_cell
 from runners.tournament import AgentCache, Ledger, crosstable, play_pairing, ratings_rows, standings
@@ -21,24 +19,6 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")  # a run dir or tournament
 
 
 _log = logging.getLogger("arena.serve")
-
-
-def read_records(path: Path) -> list[Any]:
-    """The complete records of a ledger file, without touching it.
-
-    `Ledger(path)` repairs a partial last line by truncating the file, which a reader must not do while
-    `arena tournament` in another process is writing that line.
-    """
-    if not path.is_file():
-        return []
-    out = []
-    with open(path) as handle:
-        for line in handle:
-            try:
-                out.append(GameRecord(**json.loads(line)))
-            except (json.JSONDecodeError, TypeError):
-                continue
-    return out
 
 
 def connected_players(records: Sequence[Any], players: Sequence[str]) -> list[str]:
