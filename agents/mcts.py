@@ -84,6 +84,11 @@ class SearchResult(NamedTuple):
 
 
 @cache
+def halving_schedule(num_actions: int, simulations: int) -> np.ndarray:
+    """[num_actions + 1, simulations] `considered_visits(m, simulations)` for every m, as one lookup table."""
+    return np.array([considered_visits(m, simulations) for m in range(num_actions + 1)], np.float32)
+
+
 def considered_visits(considered: int, simulations: int) -> tuple[int, ...]:
     """Sequential halving's schedule: before simulation k, the root visits only an action with this many visits.
 
@@ -300,7 +305,7 @@ class BatchedMCTS:
         """The root action of simulation `k` for each game: sequential halving over Gumbel-top-k."""
         legal = self.legal[games, 0]
         considered = np.minimum(self.config.max_considered, legal.sum(axis=1))
-        target = np.array([considered_visits(int(m), simulations)[k] for m in considered], np.float32)
+        target = halving_schedule(self.num_actions, simulations)[considered, k]  # [b]
         scores = self._gumbel_scores(games)
         return np.where(self.search_visits[games] == target[:, None], scores, -np.inf).argmax(axis=1)
 

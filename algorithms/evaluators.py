@@ -17,7 +17,6 @@ import copy
 import importlib.util
 import io
 import itertools
-import threading
 import warnings
 from typing import Literal
 
@@ -89,7 +88,6 @@ class OnnxEvaluator:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         self._options = options
-        self._lock = threading.Lock()
         self.session = None
         self.refresh()
 
@@ -118,17 +116,15 @@ class OnnxEvaluator:
         """Re-export the net (call after its weights change; searches in flight finish on the old session)."""
         import onnxruntime as ort  # why: heavy, and only the onnx backend needs it
 
-        session = ort.InferenceSession(self.export(), self._options, providers=["CPUExecutionProvider"])
-        with self._lock:
-            self.session = session
+        # one assignment swaps sessions: a search running in another thread keeps the one it already holds
+        self.session = ort.InferenceSession(self.export(), self._options, providers=["CPUExecutionProvider"])
 
     def __call__(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """obs [B, C, H, W], mask [B, A] -> priors [B, A], values [B] (side to move)."""
         self.calls += 1
         self.positions += len(obs)
-        with self._lock:
-            session = self.session
-        priors, values = session.run(None, {"obs": np.ascontiguousarray(obs, np.float32), "mask": mask.astype(bool)})
+        feeds = {"obs": np.ascontiguousarray(obs, np.float32), "mask": mask.astype(bool)}
+        priors, values = self.session.run(None, feeds)
         return priors, values
 
 
