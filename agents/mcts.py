@@ -204,12 +204,12 @@ class BatchedMCTS:
     # -- search -------------------------------------------------------------------------------------------------
 
     def search(
-        self, simulations: int | None = None, games: np.ndarray | None = None, noise: bool = True
+        self, simulations: int | None = None, games: np.ndarray | None = None, noise: bool | np.ndarray = True
     ) -> SearchResult:
         """Run simulations on the given games' trees (all by default) and say what they found for every root.
 
         `noise=False` searches without root noise (Dirichlet for puct, Gumbel for gumbel), e.g. a fast search
-        that makes no training target.
+        that makes no training target; a bool array [batch] says it per game.
         """
         simulations = self.config.simulations if simulations is None else simulations
         if self.pending_roots:
@@ -221,10 +221,12 @@ class BatchedMCTS:
         self.search_visits[games] = 0
         if len(games):
             self._grow(int(self.num_nodes.max()) + simulations + 1)
+            noisy = games[np.broadcast_to(np.asarray(noise, bool), (self.batch,))[games]]
             if self.config.kind == "gumbel":
-                self._draw_gumbel(games, self.config.gumbel_scale if noise else 0.0)
-            elif noise:
-                self._mix_root_noise(games)
+                self.gumbel[games] = 0.0
+                self._draw_gumbel(noisy, self.config.gumbel_scale)
+            else:
+                self._mix_root_noise(noisy)
             for k in range(simulations):
                 self._simulate(games, k, simulations)
             self.prior[games, 0] = self.root_prior[games]
@@ -241,8 +243,7 @@ class BatchedMCTS:
             self.prior[g, 0] = (1 - fraction) * self.root_prior[g] + fraction * noise
 
     def _draw_gumbel(self, games: np.ndarray, scale: float) -> None:
-        self.gumbel[games] = 0.0
-        if scale > 0:
+        if scale > 0 and len(games):
             self.gumbel[games] = scale * self.rng.gumbel(size=(len(games), self.num_actions)).astype(np.float32)
 
     def _q(self, games: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,7 @@ from agents import LIMITS as CLASSIC_LIMITS
 from agents import build_agent
 from agents.base import Agent
 from algorithms import alphazero, dqn, ppo
+from algorithms.evaluators import Backend
 from core.errors import ArenaError
 from core.run import Run
 from envs import GYM_IDS
@@ -102,7 +103,7 @@ def alphazero_agent(
     c_puct: float | None = None,
     fpu_reduction: float | None = None,
     max_considered: int | None = None,
-    inference: Literal["auto", "onnx", "torch"] = "auto",
+    inference: Backend = "auto",
 ) -> Agent:
     """`az:<checkpoint | run dir | shipped model name>,sims=N,search=puct|gumbel`: a trained net with search.
 

@@ -1,12 +1,14 @@
-"""Search speed: simulations/s of batched Connect Four search with ONNX Runtime beside torch eager, same run.
+"""Search speed: simulations/s of batched Connect Four search with ONNX Runtime (float, int8) beside torch eager.
 
     python benchmarks/mcts_speed.py [--simulations 32] [--games 1 16 64 128 256] [--nets resnet-4x48 resnet-3x32]
 
 For each net, number of parallel games B and inference backend, it times (1) a batched search of B games (one
 leaf per game per evaluator call; PUCT with the solver, as `az:` agents search by default) and (2) the bare
 evaluator on batches of B positions. sims/s over evals/s near 1 means the search costs little beside the net;
-B = 1 is the naive single-leaf search. Both backends run one inference thread, as a self-play rank does.
-Last line: the ONNX/torch ratio of search simulations/s at 128 games for the shipped model's preset.
+B = 1 is the naive single-leaf search. Every backend runs one inference thread, as a self-play rank does.
+The nets carry random weights (speed does not depend on them); the int8 graph's accuracy is measured on the
+shipped model (`models/connect_four.pt`) against its float graph, over positions of random games.
+Last line: the ONNX/torch ratios of search simulations/s at 128 games for the first net's preset.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import numpy as np
 import torch
 
 from agents.mcts import BatchedMCTS, SearchConfig
+from algorithms.alphazero.agent import MODELS_DIR, load_agent
 from algorithms.evaluators import OnnxEvaluator, TorchEvaluator
 from algorithms.nets import PolicyValueNet
 from envs import make_game
+
+BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 def opening_states(game, count: int, rng: np.random.Generator) -> list:
@@ -41,7 +46,8 @@ def net_evals_per_second(evaluator, states: list, seconds: float) -> float:
     """Evaluations/s of the evaluator alone on batches of len(states) positions (the search's call path)."""
     obs = np.stack([s.observation() for s in states])
     mask = np.stack([s.legal_mask() for s in states])
-    evaluator(obs, mask)
+    for _ in range(300 // len(states) + 2):  # warm up; the int8 graph quantizes itself once it has traffic
+        evaluator(obs, mask)
     calls, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         evaluator(obs, mask)
@@ -61,6 +67,31 @@ def search_sims_per_second(evaluator, states: list, config: SearchConfig, second
     return total / (time.perf_counter() - start)
 
 
+def int8_accuracy(game, positions: int = 3000) -> str:
+    """Top-move agreement and mean value error of the shipped model's int8 graph against its float graph."""
+    if not (MODELS_DIR / "connect_four.pt").is_file():
+        return "int8 accuracy: models/connect_four.pt not found"
+    net = load_agent(game, "connect_four").evaluator.net
+    rng = np.random.default_rng(0)
+    obs, mask = [], []
+    while len(obs) < positions:
+        state = game.initial_state()
+        while not state.is_terminal():
+            obs.append(state.observation())
+            mask.append(state.legal_mask())
+            state = state.apply(int(rng.choice(state.legal_actions())))
+    obs, mask = np.stack(obs[:positions]), np.stack(mask[:positions])
+    exact, quantized = OnnxEvaluator(net), OnnxEvaluator(net, int8=True)
+    for start in range(0, 512, 128):  # calibration traffic, as a self-play rank gives it
+        quantized(obs[start : start + 128], mask[start : start + 128])
+    (p, v), (q, w) = exact(obs, mask), quantized(obs, mask)
+    agree = np.mean(p.argmax(1) == q.argmax(1))
+    return (
+        f"int8 vs float graph, shipped model, {positions} positions of random games: top move agrees {agree:.1%}, "
+        f"mean |value error| {np.abs(v - w).mean():.3f}, mean policy L1 {np.abs(p - q).sum(1).mean():.3f}"
+    )
+
+
 def main() -> None:
     """Print one row per (net, games, backend) and the summary ratio."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -74,28 +105,32 @@ def main() -> None:
     game = make_game("connect_four")
     config = SearchConfig(simulations=args.simulations, kind=args.kind)
     print(f"connect_four, {args.kind} search, {args.simulations} simulations per search, one inference thread")
-    print(
-        f"{'net':<13}{'games':>6}{'backend':>8}{'search sims/s':>15}{'net evals/s':>13}{'ratio':>7}{'onnx/torch':>12}"
-    )
+    print(f"{'net':<13}{'games':>6}{'backend':>10}{'search sims/s':>15}{'net evals/s':>13}{'ratio':>7}{'/torch':>8}")
     speedups = {}
     for preset in args.nets:
         torch.manual_seed(0)
         net = PolicyValueNet(preset, game.obs_shape, game.num_actions)
-        backends = {"torch": TorchEvaluator(net, torch.device("cpu")), "onnx": OnnxEvaluator(net, threads=1)}
+        backends = {
+            "torch": TorchEvaluator(net, torch.device("cpu")),
+            "onnx": OnnxEvaluator(net, threads=1),
+            "onnx-int8": OnnxEvaluator(net, threads=1, int8=True),
+        }
         for games in args.games:
             states = opening_states(game, games, np.random.default_rng(games))
             sims = {}
             for name, evaluator in backends.items():
                 evals = net_evals_per_second(evaluator, states, args.seconds)
                 sims[name] = search_sims_per_second(evaluator, states, config, args.seconds)
-                ratio = f"{sims['onnx'] / sims['torch']:>12.2f}" if name == "onnx" else ""
+                ratio = f"{sims[name] / sims['torch']:>8.2f}" if name != "torch" else ""
                 note = "  (single-leaf search)" if games == 1 and name == "torch" else ""
-                print(f"{preset:<13}{games:>6}{name:>8}{sims[name]:>15,.0f}{evals:>13,.0f}{sims[name] / evals:>7.2f}"
+                print(f"{preset:<13}{games:>6}{name:>10}{sims[name]:>15,.0f}{evals:>13,.0f}{sims[name] / evals:>7.2f}"
                       f"{ratio}{note}", flush=True)  # fmt: skip
-            speedups[preset, games] = sims["onnx"] / sims["torch"]
+            speedups[preset, games] = {name: sims[name] / sims["torch"] for name in BACKENDS[1:]}
+    print(int8_accuracy(game))
     key = (args.nets[0], 128)
     if key in speedups:
-        print(f"search sims/s at 128 games, {args.nets[0]}: onnx runtime / torch eager = {speedups[key]:.2f}")
+        ratios = ", ".join(f"{name}/torch = {ratio:.2f}" for name, ratio in speedups[key].items())
+        print(f"search sims/s at 128 games, {args.nets[0]}, torch eager = 1: {ratios}")
 
 
 if __name__ == "__main__":

@@ -80,3 +80,25 @@ def test_refresh_follows_new_weights_and_never_touches_the_training_mode(backend
 def test_a_wrong_backend_is_a_clear_error():
     with pytest.raises(ArenaError, match="unknown inference backend 'tpu'"):
         make_evaluator(trained_looking_net(), "cpu", "tpu")
+
+
+@needs_onnx
+def test_int8_runs_float_until_calibrated_then_stays_close_and_follows_new_weights():
+    net = trained_looking_net()
+    obs, mask = positions(64)
+    evaluator = OnnxEvaluator(net, int8=True, calibration_positions=128)
+    exact_priors, exact_values = OnnxEvaluator(net)(obs, mask)
+    np.testing.assert_allclose(evaluator(obs, mask)[1], exact_values, atol=1e-5)  # 64 seen: still float
+    assert not evaluator.quantized
+    priors, values = evaluator(obs, mask)  # 128 seen: quantized on them before this call ran
+    assert evaluator.quantized
+    assert not np.allclose(values, exact_values, atol=1e-6)  # really a different (int8) graph
+    assert np.abs(values - exact_values).mean() < 0.05
+    assert np.abs(priors - exact_priors).sum(axis=1).mean() < 0.1
+    assert (priors[~mask] == 0).all()
+    net.load_state_dict(trained_looking_net(seed=1).state_dict())
+    evaluator.refresh()  # re-quantized at once: it has calibration traffic
+    assert evaluator.quantized
+    expected = OnnxEvaluator(trained_looking_net(seed=1))(obs, mask)[1]
+    assert np.abs(evaluator(obs, mask)[1] - expected).mean() < 0.05
+    assert make_evaluator(net, "cpu", "onnx-int8").int8

@@ -82,6 +82,21 @@ def test_a_batch_of_games_searches_each_exactly_as_alone():
             np.testing.assert_array_equal(together.policy[g], alone.policy[0])
 
 
+@pytest.mark.parametrize("kind", ["puct", "gumbel"])
+def test_root_noise_can_be_asked_for_per_game(kind):
+    states = [C4.state_from_moves(m) for m in ("", "4", "3344")]
+    config = SearchConfig(simulations=64, kind=kind, dirichlet_fraction=0.5, dirichlet_alpha=0.3)
+
+    def visits(noise):
+        mcts = BatchedMCTS(uniform_evaluator(C4.num_actions), C4.num_actions, config, np.random.default_rng(3))
+        mcts.reset(states)
+        return mcts.search(noise=noise).visits
+
+    quiet, noisy, mixed = visits(False), visits(True), visits(np.array([True, False, True]))
+    np.testing.assert_array_equal(mixed[1], quiet[1])  # the game without noise searched as with none at all
+    assert not np.array_equal(mixed[[0, 2]], quiet[[0, 2]]) and not np.array_equal(noisy, quiet)
+
+
 def test_terminal_values_are_exact_and_seen_from_the_side_to_move():
     state = C4.state_from_moves("445566")
     mcts, _ = search([state], 300, solver=False)

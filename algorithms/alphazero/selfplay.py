@@ -34,7 +34,10 @@ class SelfPlayActor:
         full = config.fast_simulations == 0 or self.rng.random() < config.full_search_fraction
         simulations = config.simulations if full else config.fast_simulations
         # a fast search only picks a move: no root noise, and its result makes no policy target
-        result = self.mcts.search(simulations, noise=full)
+        noise = np.full(len(self.states), full)
+        if config.search == "gumbel" and config.gumbel_noise_moves:
+            noise &= np.fromiter((len(s.moves) < config.gumbel_noise_moves for s in self.states), bool)
+        result = self.mcts.search(simulations, noise=noise)
         self.simulations += simulations * len(self.states)
         finished: list[Samples] = []
         for g, state in enumerate(self.states):

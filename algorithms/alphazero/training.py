@@ -19,7 +19,7 @@ from algorithms.alphazero.evaluation import evaluate_against, pons_figures
 from algorithms.alphazero.learner import Learner, build_net
 from algorithms.alphazero.replay import ReplayWindow, Samples
 from algorithms.alphazero.selfplay import SelfPlayActor
-from algorithms.evaluators import make_evaluator
+from algorithms.evaluators import make_evaluator, play_backend, selfplay_backend
 from core.checkpoint import capture_rng, restore_rng
 from core.config import config_to_dict
 from core.device import resolve_device
@@ -51,15 +51,14 @@ class Training:
             if "replay" in payload:
                 self.replay.load_state_dict(payload["replay"])
             self.learner.steps = self.counters["steps"]
-        inference = config.selfplay.inference
-        self.evaluator = make_evaluator(self.net, self.device, inference)
+        inference = selfplay_backend(config.selfplay.inference, self.device)
+        self.evaluator = make_evaluator(self.net, self.device, play_backend(inference))
         # with gating, self-play uses the best weights so far; without, the learner's newest
         self.acting_net = copy.deepcopy(self.net) if config.eval.gate else self.net
         if config.eval.gate and payload is not None:
             self.acting_net.load_state_dict(acting_state)
-        self.acting_evaluator = (
-            make_evaluator(self.acting_net, self.device, inference) if config.eval.gate else self.evaluator
-        )
+        separate = config.eval.gate or inference != play_backend(inference)
+        self.acting_evaluator = make_evaluator(self.acting_net, self.device, inference) if separate else self.evaluator
         self.owed_updates = 0.0
         self.losses: dict[str, float] = {}
         self.last_eval: dict[str, float] = {}
@@ -139,7 +138,7 @@ class Training:
         if self.run is None:  # a learner rank other than 0: rank 0 gates and shares the acting weights
             return False
         search = search_config(config.selfplay, config.eval.simulations, evaluation=True, kind=config.eval.search)
-        inference = config.selfplay.inference
+        inference = play_backend(config.selfplay.inference)
         device = str(self.device)
         candidate = AlphaZeroAgent(self.net, self.game, search, device=device, name="candidate", inference=inference)
         best = AlphaZeroAgent(self.acting_net, self.game, search, device=device, name="best", inference=inference)
@@ -250,7 +249,7 @@ class AZActor:
         game = make_game(config.game)
         self.net = build_net(config, game, device)
         rng = np.random.default_rng([config.run.seed, index, time.time_ns()])  # new games after every restart
-        self.evaluator = make_evaluator(self.net, device, config.selfplay.inference)
+        self.evaluator = make_evaluator(self.net, device, selfplay_backend(config.selfplay.inference, device))
         self.actor = SelfPlayActor(game, self.evaluator, config.selfplay, rng)
         learn, distributed = config.learn, config.distributed
         # the learner consumes this many samples of this actor's per weight version
