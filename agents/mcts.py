@@ -81,6 +81,7 @@ class SearchResult(NamedTuple):
     policy: np.ndarray  # [B, A] the training target: visit shares (puct) or the improved policy (gumbel)
     action: np.ndarray  # [B] the move search picks: most visited (puct), the halving's winner (gumbel), proven best
     value: np.ndarray  # [B] the root's value for its side to move (exact where proven)
+    proven: np.ndarray  # [B] whether that value is exact (the solver proved it)
 
 
 @cache
@@ -421,9 +422,10 @@ class BatchedMCTS:
             policy = np.where(total > 0, visits / np.maximum(total, 1), self.root_prior)
             action = np.where(legal, visits + 1e-3 * self.root_prior, -np.inf).argmax(axis=1)
         value = self.root_values()
+        proven = ~np.isnan(self.proven[:, 0]) if self.config.solver else np.zeros(self.batch, bool)
         if self.config.solver:
             policy, action = self._play_proofs(policy, action)
-        return SearchResult(visits, policy.astype(np.float32), action, value)
+        return SearchResult(visits, policy.astype(np.float32), action, value, proven)
 
     def _play_proofs(self, policy: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where a root's best move is proven (a win, or every move solved), play it and make it the target."""

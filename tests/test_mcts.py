@@ -218,7 +218,7 @@ def test_gumbel_with_16_simulations_finds_the_win_a_net_points_at():
 def test_the_solver_proves_a_forced_win_in_three_and_stops_searching(kind):
     # X to move: column 2 or 5 makes a double threat (win in 3 plies); the root is a proven win, value exactly 1
     mcts, result = search([C4.state_from_moves("3344")], 2000, kind=kind)
-    assert mcts.proven[0, 0] == 1.0 and result.value[0] == 1.0
+    assert mcts.proven[0, 0] == 1.0 and result.value[0] == 1.0 and result.proven[0]
     assert int(result.action[0]) in (1, 4)
     assert result.policy[0, [1, 4]].sum() == pytest.approx(1.0)
     assert result.visits[0].sum() < 2000  # a solved root spends no more simulations

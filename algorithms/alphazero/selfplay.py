@@ -46,8 +46,10 @@ class SelfPlayActor:
                     (state.observation(), result.policy[g], state.current_player(), float(result.value[g]))
                 )
             action = int(result.action[g])
-            # Gumbel's move is already a sample (the Gumbel noise); PUCT samples visits early in the game
-            if config.search == "puct" and full and temperature_at(len(state.moves), config.temperature_moves) > 0:
+            # Gumbel's move is already a sample (the Gumbel noise); PUCT samples visits early in the game, but
+            # never away from a move the solver proved best
+            early = temperature_at(len(state.moves), config.temperature_moves) > 0
+            if config.search == "puct" and full and early and not result.proven[g]:
                 action = sample_action(result.visits[g], 1.0, self.rng)
             state = state.apply(action)
             self.moves_played += 1
