@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from algorithms.evaluators import OnnxEvaluator, TorchEvaluator, fold_batchnorm, make_evaluator, onnxruntime_available
+from algorithms.evaluators import (
+    OnnxEvaluator,
+    TorchEvaluator,
+    cpu_has_vnni,
+    fold_batchnorm,
+    make_evaluator,
+    onnxruntime_available,
+    play_backend,
+    selfplay_backend,
+)
 from algorithms.nets import PolicyValueNet
 from core.errors import ArenaError
 from envs import make_game
@@ -102,3 +111,10 @@ def test_int8_runs_float_until_calibrated_then_stays_close_and_follows_new_weigh
     expected = OnnxEvaluator(trained_looking_net(seed=1))(obs, mask)[1]
     assert np.abs(evaluator(obs, mask)[1] - expected).mean() < 0.05
     assert make_evaluator(net, "cpu", "onnx-int8").int8
+
+
+def test_auto_self_play_takes_int8_only_on_a_vnni_cpu_and_evaluation_stays_float():
+    expected = "onnx-int8" if cpu_has_vnni() and onnxruntime_available() else "auto"
+    assert selfplay_backend("auto", "cpu") == expected
+    assert selfplay_backend("auto", "cuda") == "auto" and selfplay_backend("onnx", "cpu") == "onnx"
+    assert play_backend("onnx-int8") == "onnx" and play_backend("auto") == "auto"
