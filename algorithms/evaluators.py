@@ -31,6 +31,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from algorithms.nets import PolicyValueNet, mask_logits
+from core.device import cpu_has_vnni
 from core.errors import ArenaError
 
 Backend = Literal["auto", "onnx", "onnx-int8", "torch"]
@@ -81,7 +82,7 @@ class OnnxEvaluator:
 
     With `int8`, the convolutions run quantized: activation ranges are calibrated (min-max) on the last
     `calibration_positions` positions it evaluated, so until it has seen that many it runs the float graph, and
-    each `refresh()` after that quantizes the new weights on the newest traffic (~0.15 s for resnet-4x48).
+    each `refresh()` after that quantizes the new weights on the newest traffic (~0.2 s for resnet-4x48).
     """
 
     def __init__(
@@ -221,16 +222,6 @@ class TorchEvaluator:
             logits, values = self.twin(x, m)
         priors = torch.softmax(logits.float(), dim=-1)
         return priors.cpu().numpy(), values.float().cpu().numpy()
-
-
-def cpu_has_vnni() -> bool:
-    """Whether this CPU has x86's VNNI int8 dot products (AVX-512 or AVX), where the int8 graph pays off."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
-            flags = next((line.split() for line in info if line.startswith("flags")), [])
-    except OSError:  # not Linux: unmeasured there, so float
-        return False
-    return "avx512_vnni" in flags or "avx_vnni" in flags
 
 
 def selfplay_backend(backend: Backend, device: torch.device | str) -> Backend:

@@ -1,9 +1,11 @@
-"""Where a process computes: the torch device of `run.device`, whether MPI launched it, and its share of cores."""
+"""Where a process computes: the torch device of `run.device`, whether MPI launched it, its share of cores,
+and what the CPU can do natively (bf16 and int8 dot products), which decides the fast paths on it."""
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from functools import cache
+from typing import Any, Literal
 
 import torch
 
@@ -42,3 +44,33 @@ def share_cores(comm: Any, configured: int) -> int:
         threads = max(1, (os.cpu_count() or 1) // on_node)
     torch.set_num_threads(threads)
     return threads
+
+
+@cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags from /proc/cpuinfo (x86 Linux); empty elsewhere, so fast paths stay off."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            return frozenset(next((line.split() for line in info if line.startswith("flags")), []))
+    except OSError:
+        return frozenset()
+
+
+def cpu_has_vnni() -> bool:
+    """Whether the CPU has x86's VNNI int8 dot products (AVX-512 or AVX), where int8 inference pays off."""
+    return bool(cpu_flags() & {"avx512_vnni", "avx_vnni"})
+
+
+def cpu_has_bf16() -> bool:
+    """Whether the CPU computes bfloat16 natively (AVX-512 BF16 or AMX), where bf16 autocast pays off."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+Precision = Literal["auto", "float32", "bfloat16"]
+
+
+def use_bf16(device: torch.device, precision: Precision) -> bool:
+    """Whether to train under bf16 autocast: `auto` does on CUDA and on CPUs with native bf16, never elsewhere."""
+    if precision == "auto":
+        return device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())
+    return precision == "bfloat16"

@@ -8,6 +8,7 @@ import torch
 
 from agents.matches import play_game
 from algorithms.alphazero import AZConfig, ReplayWindow, Samples, build_net, train
+from algorithms.alphazero.learner import Learner
 from algorithms.evaluators import TorchEvaluator
 from algorithms.nets import PolicyValueNet
 from algorithms.registry import make_agent
@@ -44,6 +45,25 @@ def test_evaluator_gives_masked_priors_and_bounded_values():
     assert priors.shape == (3, 7) and values.shape == (3,)
     np.testing.assert_allclose(priors.sum(axis=1), 1.0, rtol=1e-5)
     assert priors[1, 3] == 0.0 and np.all(np.abs(values) <= 1.0)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_the_learner_fits_a_batch_in_either_precision(precision):
+    game = make_game("connect_four")
+    rng = np.random.default_rng(0)
+    obs = rng.integers(0, 2, (64, *game.obs_shape)).astype(np.float32)
+    policy = rng.dirichlet(np.ones(game.num_actions), 64).astype(np.float32)
+    batch = Samples(obs, policy, rng.choice([-1.0, 1.0], 64).astype(np.float32))
+    config = load_config(AZConfig, None, [f"learn.precision={precision}", "learn.learning_rate=0.003"])
+    torch.manual_seed(0)
+    net = PolicyValueNet("resnet-3x32", game.obs_shape, game.num_actions)
+    learner = Learner(net, config.learn, torch.device("cpu"))
+    assert learner.bf16 == (precision == "bfloat16")
+    first = learner.update(batch)["learn/value_loss"]
+    for _ in range(40):
+        last = learner.update(batch)["learn/value_loss"]
+    assert last < 0.5 * first  # it memorises the outcomes of 64 positions either way
+    assert all(p.dtype == torch.float32 for p in learner.net.parameters())  # the weights stay float
 
 
 def test_replay_window_keeps_the_newest_and_survives_a_checkpoint_round_trip():

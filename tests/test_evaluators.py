@@ -7,7 +7,6 @@ import torch
 from algorithms.evaluators import (
     OnnxEvaluator,
     TorchEvaluator,
-    cpu_has_vnni,
     fold_batchnorm,
     make_evaluator,
     onnxruntime_available,
@@ -15,6 +14,7 @@ from algorithms.evaluators import (
     selfplay_backend,
 )
 from algorithms.nets import PolicyValueNet
+from core.device import cpu_has_vnni
 from core.errors import ArenaError
 from envs import make_game
 

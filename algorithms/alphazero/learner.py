@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from algorithms.alphazero.config import AZConfig, LearnConfig
 from algorithms.alphazero.replay import Samples
 from algorithms.nets import PolicyValueNet
+from core.device import use_bf16
 from envs.base import Game
 
 
@@ -23,6 +24,7 @@ class Learner:
         self.device = device
         self.optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
         self.steps = 0
+        self.bf16 = use_bf16(device, config.precision)
 
     def learning_rate(self) -> float:
         """The step size of the next update under the schedule."""
@@ -41,7 +43,7 @@ class Learner:
         obs = torch.from_numpy(batch.obs).to(self.device)
         target_policy = torch.from_numpy(batch.policy).to(self.device)  # [B, A]
         target_value = torch.from_numpy(batch.value).to(self.device)  # [B]
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             logits, values = self.net(obs)
         log_probs = F.log_softmax(logits.float(), dim=-1)
         policy_loss = -(target_policy * log_probs).sum(-1).mean()
