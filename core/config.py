@@ -360,7 +360,7 @@ def _check_bounds(value: Any, f: dataclasses.Field | None, source: str, where: s
     checks = {"ge": (">=", lambda a, b: a >= b), "gt": (">", lambda a, b: a > b)}
     checks |= {"le": ("<=", lambda a, b: a <= b), "lt": ("<", lambda a, b: a < b)}
     for name, (symbol, ok) in checks.items():
-        if name in f.metadata and not ok(value, f.metadata[name]):
+        if name in f.metadata and value is not None and not ok(value, f.metadata[name]):
             raise ConfigError(f"{source}{_at(where)}: {value!r} is out of range; must be {symbol} {f.metadata[name]}")
 
 

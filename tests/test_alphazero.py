@@ -8,6 +8,7 @@ import torch
 
 from agents.matches import play_game
 from algorithms.alphazero import AZConfig, ReplayWindow, Samples, build_net, train
+from algorithms.alphazero.agent import export_model
 from algorithms.alphazero.learner import Learner
 from algorithms.evaluators import TorchEvaluator
 from algorithms.nets import PolicyValueNet
@@ -120,6 +121,23 @@ def test_a_gumbel_trained_agent_plays_with_eval_search_unless_its_spec_says_othe
     assert make_agent(f"az:{tmp_path / 'default'},sims=8,search=gumbel", game).config.kind == "gumbel"
     agent = make_agent(f"az:{tmp_path / 'g'},sims=8", game)
     assert agent.config.kind == "gumbel" and agent.config.gumbel_scale == 0.0  # no noise outside self-play
+
+
+def test_eval_c_puct_is_how_a_run_and_its_exported_model_play_unless_a_spec_says_otherwise(tmp_path):
+    config = load_config(AZConfig, None, [f"run.runs_dir={tmp_path}", "run.name=c", "learn.total_steps=5", *TINY])
+    with Run.create(config) as run:
+        train(config, run)
+    game = make_game("tictactoe")
+    assert make_agent(f"az:{tmp_path / 'c'},sims=8", game).config.c_puct == 1.5  # None: self-play's
+    shipped = export_model(tmp_path / "c", tmp_path / "ship.pt", ["eval.c_puct=3.0"])
+    assert load_checkpoint_file(shipped)["config"]["eval"]["c_puct"] == 3.0
+    assert make_agent(f"az:{shipped},sims=8", game).config.c_puct == 3.0
+    assert make_agent(f"az:{shipped},sims=8,c_puct=2.0", game).config.c_puct == 2.0  # the spec wins
+    with pytest.raises(ArenaError, match=r"unknown key 'c_pcut'.*did you mean 'c_puct'"):
+        export_model(tmp_path / "c", tmp_path / "bad.pt", ["eval.c_pcut=3.0"])
+    with pytest.raises(ArenaError, match=r"only eval.KEY=VALUE settings"):
+        export_model(tmp_path / "c", tmp_path / "bad.pt", ["selfplay.c_puct=3.0"])
+    assert not (tmp_path / "bad.pt").exists()
 
 
 @pytest.mark.slow

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +16,11 @@ import torch
 
 from agents.base import Agent
 from agents.mcts import BatchedMCTS, SearchConfig
-from algorithms.alphazero.config import SelfPlayConfig, search_config
+from algorithms.alphazero.config import EvalConfig, SelfPlayConfig, search_config
 from algorithms.evaluators import Backend, make_evaluator
 from algorithms.nets import PolicyValueNet
 from core.checkpoint import atomic_write_bytes, load_checkpoint_file, load_newest_checkpoint
-from core.config import build_config
+from core.config import apply_overrides, build_config, config_to_dict
 from core.device import resolve_device
 from core.errors import ArenaError
 from envs.base import Game, State
@@ -97,9 +99,9 @@ def load_agent(
 ) -> AlphaZeroAgent:
     """An AlphaZeroAgent from a checkpoint path, a run dir, or a shipped model name (`connect_four`).
 
-    It searches with the run's `eval.search` kind (PUCT where the config has none) and self-play's settings
-    (c_puct, solver, ... from the saved config) without noise; keywords in `search` override those: `search`
-    the kind, any other SelfPlayConfig field (e.g. `c_puct=2.0`) that setting.
+    It searches with the run's `eval.search` kind (PUCT where the config has none), its `eval.c_puct` (where
+    set) and self-play's other settings (solver, ... from the saved config) without noise; keywords in `search`
+    override those: `search` the kind, any other SelfPlayConfig field (e.g. `c_puct=2.0`) that setting.
     """
     shipped = MODELS_DIR / f"{path}.pt"
     # a run dir or `latest` whose newest file is truncated gives the previous good one (with a warning)
@@ -116,17 +118,35 @@ def load_agent(
     trained.setdefault("search", "puct")  # saved before search kinds existed: PUCT was the only one
     given = {k: v for k, v in search.items() if v is not None}
     kind = given.pop("search", None) or saved.get("eval", {}).get("search", "puct")
+    play_c_puct = None if "c_puct" in given else saved.get("eval", {}).get("c_puct")
     selfplay = build_config(SelfPlayConfig, trained | given, source=f"az:{path}", where="selfplay")
-    search = search_config(selfplay, sims, evaluation=True, kind=kind)
+    search = search_config(selfplay, sims, evaluation=True, kind=kind, c_puct=play_c_puct)
     return AlphaZeroAgent(net, game, search, device=device, name=f"az:{path}", inference=inference)
 
 
-def export_model(source: str | Path, target: str | Path) -> Path:
-    """Copy just the weights and what `az:` needs (no optimizer or replay) from a checkpoint or run dir."""
+def export_model(source: str | Path, target: str | Path, play: Sequence[str] = ()) -> Path:
+    """Copy just the weights and what `az:` needs (no optimizer or replay) from a checkpoint or run dir.
+
+    `play` holds `eval.KEY=VALUE` settings written into the saved config: how the shipped agent plays
+    (e.g. `eval.c_puct=3.0`).
+    """
     payload = load_newest_checkpoint(source)[1]
     if "az" not in payload:
         raise ArenaError(f"{source} is not an AlphaZero checkpoint")
     target = Path(target)
     slim = {k: payload[k] for k in ("format", "step", "net", "az", "config", "counters") if k in payload}
+    if play:
+        not_eval = [item for item in play if not item.startswith("eval.")]
+        if not_eval:
+            raise ArenaError(f"only eval.KEY=VALUE settings travel with an exported model, not {', '.join(not_eval)}")
+        config = dict(slim.get("config", {}))
+        known = {f.name for f in dataclasses.fields(EvalConfig)}
+        saved = {k: v for k, v in config.get("eval", {}).items() if k in known}  # older runs may hold dropped keys
+        played = apply_overrides(
+            build_config(EvalConfig, saved, source=str(source), where="eval"),
+            [item.removeprefix("eval.") for item in play],
+        )
+        config["eval"] = config_to_dict(played)
+        slim["config"] = config
     atomic_write_bytes(target, lambda handle: torch.save(slim, handle))
     return target

@@ -110,11 +110,10 @@ class EvalConfig:
     """Agent specs to play against."""
     simulations: int = param(400, ge=1)
     """Simulations per move of the evaluated agent (its run's search without noise)."""
-    gumbel_noise_moves: int = param(0, ge=0)
-    """Gumbel: only the first this many moves of a game (random opening moves included) are searched with Gumbel
-    noise, so played as samples; later moves are the noiseless search's best (cleaner outcomes as value
-    targets, less variety). 0: every move, as the paper. `make run` measured no difference beyond run-to-run
-    spread (README)."""
+    c_puct: float | None = param(None, gt=0)
+    """PUCT's prior weight when this run's agent plays (evaluation, gating, Pons figures, `az:` agents, exported
+    models); None: self-play's `selfplay.c_puct`. Playing wants more breadth than self-play's targets: the shipped
+    Connect Four weights score 0.777 against minimax:depth=4 at 1.5 and 0.877 at 3.0 (models/README.md)."""
     opening_plies: int = param(2, ge=0)
     """Random moves that open each pair of evaluation games (shared by the pair, one game with each colour)."""
     pons: bool = False
@@ -157,19 +156,24 @@ class AZConfig:
 
 
 def search_config(
-    selfplay: SelfPlayConfig, simulations: int, evaluation: bool = False, kind: str | None = None
+    selfplay: SelfPlayConfig,
+    simulations: int,
+    evaluation: bool = False,
+    kind: str | None = None,
+    c_puct: float | None = None,
 ) -> SearchConfig:
     """The one place a run's search settings become a SearchConfig: self-play (with root noise) or evaluation.
 
     Evaluation, gating, Pons figures and `az:` agents all come through here with `evaluation=True` and their
-    `kind` (eval.search): self-play's settings (c_puct, solver, Gumbel's constants) without noise.
+    `kind` (eval.search) and `c_puct` (eval.c_puct): self-play's settings (c_puct, solver, Gumbel's constants)
+    without noise, unless those override them.
     """
     kind = kind or selfplay.search
     if kind not in ("puct", "gumbel"):
         raise ArenaError(f"unknown search kind {kind!r}; valid: puct, gumbel")
     return SearchConfig(
         simulations=simulations,
-        c_puct=selfplay.c_puct,
+        c_puct=selfplay.c_puct if c_puct is None else c_puct,
         dirichlet_alpha=selfplay.dirichlet_alpha,
         dirichlet_fraction=0.0 if evaluation else selfplay.dirichlet_fraction,
         fpu_reduction=selfplay.fpu_reduction,
@@ -179,4 +183,11 @@ def search_config(
         gumbel_scale=0.0 if evaluation else 1.0,
         c_visit=selfplay.c_visit,
         c_scale=selfplay.c_scale,
+    )
+
+
+def play_search(config: AZConfig) -> SearchConfig:
+    """How a run's agent searches when it plays: eval.simulations, eval.search and eval.c_puct, no noise."""
+    return search_config(
+        config.selfplay, config.eval.simulations, evaluation=True, kind=config.eval.search, c_puct=config.eval.c_puct
     )

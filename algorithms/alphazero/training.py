@@ -14,7 +14,7 @@ from agents import make_agent
 from agents.base import Agent
 from agents.matches import run_sprt
 from algorithms.alphazero.agent import AlphaZeroAgent
-from algorithms.alphazero.config import AZConfig, search_config
+from algorithms.alphazero.config import AZConfig, play_search
 from algorithms.alphazero.evaluation import evaluate_against, pons_figures
 from algorithms.alphazero.learner import Learner, build_net
 from algorithms.alphazero.replay import ReplayWindow, Samples
@@ -118,7 +118,7 @@ class Training:
             return {}
         if self._opponents is None:
             self._opponents = {spec: make_agent(spec, self.game) for spec in config.eval.opponents}
-        search = search_config(config.selfplay, config.eval.simulations, evaluation=True, kind=config.eval.search)
+        search = play_search(config)
         self.evaluator.refresh()
         figures: dict[str, float] = {}
         for spec, opponent in self._opponents.items():
@@ -137,7 +137,7 @@ class Training:
         config = self.config
         if self.run is None:  # a learner rank other than 0: rank 0 gates and shares the acting weights
             return False
-        search = search_config(config.selfplay, config.eval.simulations, evaluation=True, kind=config.eval.search)
+        search = play_search(config)
         inference = play_backend(config.selfplay.inference)
         device = str(self.device)
         candidate = AlphaZeroAgent(self.net, self.game, search, device=device, name="candidate", inference=inference)
