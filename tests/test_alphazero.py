@@ -9,12 +9,14 @@ import torch
 from agents.matches import play_game
 from algorithms.alphazero import AZConfig, ReplayWindow, Samples, build_net, train
 from algorithms.alphazero.agent import export_model
+from algorithms.alphazero.config import SelfPlayConfig
 from algorithms.alphazero.learner import Learner
+from algorithms.alphazero.selfplay import SelfPlayActor
 from algorithms.evaluators import TorchEvaluator
 from algorithms.nets import PolicyValueNet
 from algorithms.registry import make_agent
 from core.checkpoint import load_checkpoint_file
-from core.config import load_config
+from core.config import build_config, load_config
 from core.errors import ArenaError
 from core.run import Run
 from envs import make_game
@@ -65,6 +67,22 @@ def test_the_learner_fits_a_batch_in_either_precision(precision):
         last = learner.update(batch)["learn/value_loss"]
     assert last < 0.5 * first  # it memorises the outcomes of 64 positions either way
     assert all(p.dtype == torch.float32 for p in learner.net.parameters())  # the weights stay float
+
+
+def test_value_targets_mix_the_outcome_with_the_root_value_by_root_value_mix():
+    game = make_game("tictactoe")
+    evaluator = TorchEvaluator(PolicyValueNet("resnet-3x32", game.obs_shape, game.num_actions), torch.device("cpu"))
+    final = game.state_from_moves([0, 3, 1, 4, 2])  # X completes the top row
+    pi = np.full(game.num_actions, 1 / game.num_actions, np.float32)
+    targets = {}
+    for mix in (0.0, 0.5):
+        config = build_config(SelfPlayConfig, {"parallel_games": 1, "root_value_mix": mix}, source="test")
+        actor = SelfPlayActor(game, evaluator, config, np.random.default_rng(0))
+        actor.records[0] = [(final.observation(), pi, 0, 0.2), (final.observation(), pi, 1, -0.4)]
+        samples = actor._finish(0, final)
+        targets[mix] = sorted(set(np.round(samples.value.astype(np.float64), 6).tolist()))
+    assert targets[0.0] == [-1.0, 1.0]  # AlphaZero: the outcome alone
+    assert targets[0.5] == [-0.7, 0.6]  # (outcome + root value) / 2, for each mover
 
 
 def test_replay_window_keeps_the_newest_and_survives_a_checkpoint_round_trip():
