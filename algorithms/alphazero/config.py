@@ -61,9 +61,9 @@ class SelfPlayConfig:
     """Moves played at temperature 1 (proportional to visits) at the start of each game; greedy after."""
     root_value_mix: float = param(0.5, ge=0, le=1)
     """Value target = (1 - mix) * game outcome + mix * root search value (0 = outcome only, as AlphaZero; 0.5
-    averages the two, as "Lessons from AlphaZero" did for Connect Four). Three `make run` trainings a side: 0.5
-    won 70/85/80% of the 20 in-run games against minimax:depth=2 where 0 won 55/45/55%, and scored
-    0.708/0.792/0.658 against 0.625/0.733/0.433 over 60 more (README)."""
+    averages the two, as "Lessons from AlphaZero" did for Connect Four). Four `make run` trainings a side: 0.5
+    won 70/85/80/90% of the 20 in-run games against minimax:depth=2 where 0 won 55/45/55/65%, and scored
+    0.758 against 0.562 on average over 60 more each (README)."""
     tree_reuse: bool = True
     """Keep the subtree of the chosen move as the next search's tree."""
 
