@@ -116,7 +116,8 @@ class EvalConfig:
     c_puct: float | None = param(None, gt=0)
     """PUCT's prior weight when this run's agent plays (evaluation, gating, Pons figures, `az:` agents, exported
     models); None: self-play's `selfplay.c_puct`. Playing wants more breadth than self-play's targets: the shipped
-    Connect Four weights score 0.777 against minimax:depth=4 at 1.5 and 0.877 at 3.0 (models/README.md)."""
+    Connect Four weights score 0.777 against minimax:depth=4 at 1.5 (200 games), 0.834 at 3.0 (600 games;
+    models/README.md)."""
     opening_plies: int = param(2, ge=0)
     """Random moves that open each pair of evaluation games (shared by the pair, one game with each colour)."""
     pons: bool = False
