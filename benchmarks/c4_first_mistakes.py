@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import sys
 from pathlib import Path
 
@@ -21,15 +20,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agents.c4_solver import ConnectFourSolver  # noqa: E402
+from agents.matches import GameRecord  # noqa: E402
 from envs.connect_four import ConnectFour  # noqa: E402
+from runners.tournament import read_records  # noqa: E402
 
 BAND = 4  # plies per row of the table
 
 
-def first_mistake(game: ConnectFour, solver: ConnectFourSolver, record: dict, agent_first: bool, from_ply: int):
+def first_mistake(
+    game: ConnectFour, solver: ConnectFourSolver, record: GameRecord, agent_first: bool, from_ply: int
+) -> tuple[int, int, int] | None:
     """(ply, best value, played value) of the agent's first value-dropping move, or None."""
-    opening = game.parse_moves(record["opening"])
-    moves = opening + game.parse_moves(record["moves"])
+    opening = game.parse_moves(record.opening)
+    moves = opening + game.parse_moves(record.moves)
     state = game.initial_state()
     for ply, action in enumerate(moves):
         agents_turn = (ply % 2 == 0) == agent_first
@@ -52,30 +55,31 @@ def main(argv: list[str] | None = None) -> int:
 
     game, solver = ConnectFour(), ConnectFourSolver()
     bands: collections.Counter[str] = collections.Counter()
-    games = not_won = 0
-    for line in args.ledger.read_text().splitlines():
-        record = json.loads(line)
-        if record["game"] != "connect_four":
+    games = not_won = early = late = 0
+    for record in read_records(args.ledger):
+        if record.game != "connect_four":
             continue
-        agent_first = record["first"].startswith(args.agent)
-        if not agent_first and not record["second"].startswith(args.agent):
+        agent_first = record.first.startswith(args.agent)
+        if not agent_first and not record.second.startswith(args.agent):
             continue
         games += 1
-        score = record["score"] if agent_first else 1 - record["score"]
+        score = record.score if agent_first else 1 - record.score
         if score == 1.0:
             continue
         not_won += 1
         found = first_mistake(game, solver, record, agent_first, args.from_ply)
         if found is None:
             bands[f"none from ply {args.from_ply} (already drawn or lost)"] += 1
+            continue
+        ply, best, played = found
+        low = ply // BAND * BAND
+        bands[f"ply {low:2d}-{low + BAND - 1:2d}  {best:+d} -> {played:+d}"] += 1
+        if ply >= 20:
+            late += 1
         else:
-            ply, best, played = found
-            low = ply // BAND * BAND
-            bands[f"ply {low:2d}-{low + BAND - 1:2d}  {best:+d} -> {played:+d}"] += 1
+            early += 1
     for key in sorted(bands):
         print(f"{key:45s} {bands[key]:4d}")
-    late = sum(n for k, n in bands.items() if k.startswith("ply") and int(k.split()[1].split("-")[0]) >= 20)
-    early = sum(n for k, n in bands.items() if k.startswith("ply")) - late
     print(
         f"first mistakes of {args.agent}* in {not_won} of {games} games not won: ply {args.from_ply}-19 {early}, "
         f"ply 20+ {late}, none from ply {args.from_ply} {not_won - early - late}"

@@ -116,9 +116,10 @@ def load_agent(
     saved = payload.get("config", {})
     trained = dict(saved.get("selfplay", {}))
     trained.setdefault("search", "puct")  # saved before search kinds existed: PUCT was the only one
+    played = saved.get("eval", {})
     given = {k: v for k, v in search.items() if v is not None}
-    kind = given.pop("search", None) or saved.get("eval", {}).get("search", "puct")
-    play_c_puct = None if "c_puct" in given else saved.get("eval", {}).get("c_puct")
+    kind = given.pop("search", None) or played.get("search", "puct")
+    play_c_puct = None if "c_puct" in given else played.get("c_puct")
     selfplay = build_config(SelfPlayConfig, trained | given, source=f"az:{path}", where="selfplay")
     search = search_config(selfplay, sims, evaluation=True, kind=kind, c_puct=play_c_puct)
     return AlphaZeroAgent(net, game, search, device=device, name=f"az:{path}", inference=inference)
