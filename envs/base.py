@@ -110,6 +110,16 @@ class Game:
         """The position before the first move."""
         raise NotImplementedError
 
+    def mirror_actions(self, per_action: np.ndarray) -> np.ndarray:
+        """`per_action [..., num_actions]` (priors, masks) reordered as the left-right mirror of the board
+        (`obs[..., ::-1]`, a symmetry of every game's rules) reorders the actions; its own inverse.
+
+        One action per cell, row by row, and any actions past the cells (Othello's pass) unmoved.
+        """
+        height, width = self.board_shape
+        cells = per_action[..., : height * width].reshape(*per_action.shape[:-1], height, width)[..., ::-1]
+        return np.concatenate([cells.reshape(*per_action.shape[:-1], -1), per_action[..., height * width :]], -1)
+
     def action_to_text(self, action: int) -> str:
         """The usual notation of an action (`4` in Connect Four, `d3` in Othello, `h8` in Gomoku)."""
         raise NotImplementedError

@@ -165,6 +165,10 @@ class ConnectFour(Game):
             raise ArenaError(f"cannot read {text!r} as a connect_four move: write a column 1-7")
         return int(t) - 1
 
+    def mirror_actions(self, per_action: np.ndarray) -> np.ndarray:
+        """Columns reversed: the left-right mirror of the board (its own inverse)."""
+        return per_action[..., ::-1]
+
     def observations(self, states) -> np.ndarray:
         """float32[L, 2, 6, 7] for many positions at once (each like `state.observation()`)."""
         return bitboard_planes([s.cur for s in states], [s.cur ^ s.mask for s in states], BIT_INDEX)

@@ -141,6 +141,21 @@ def test_connect_four_mirror_symmetry_moves_policy_with_board():
     assert p1.tolist() == [6, 5, 4, 3, 2, 1, 0]
 
 
+@pytest.mark.parametrize(("name", "options", "games"), GAMES)
+def test_mirror_actions_follow_the_mirrored_board_through_the_rules(name, options, games):
+    game, rng = make_game(name, **options), np.random.default_rng(3)
+    mirror_of = game.mirror_actions(np.arange(game.num_actions))
+    assert np.array_equal(game.mirror_actions(mirror_of), np.arange(game.num_actions))
+    state = game.initial_state()
+    for _ in range(12):
+        mirrored = game.state_from_observation(state.observation()[..., ::-1])
+        assert np.array_equal(mirrored.legal_mask(), game.mirror_actions(state.legal_mask()))
+        action = int(rng.choice(state.legal_actions()))
+        after, mirrored_after = state.apply(action), mirrored.apply(int(mirror_of[action]))
+        assert np.array_equal(mirrored_after.observation(), after.observation()[..., ::-1])
+        state = game.initial_state() if after.is_terminal() else after
+
+
 # --- Othello --------------------------------------------------------------------------------------------------
 
 
