@@ -104,16 +104,20 @@ def alphazero_agent(
     fpu_reduction: float | None = None,
     max_considered: int | None = None,
     inference: Backend = "auto",
+    mirror: bool | None = None,
 ) -> Agent:
     """`az:<checkpoint | run dir | shipped model name>,sims=N,search=puct|gumbel`: a trained net with search.
 
-    Search settings left out are the ones the run trained with (its self-play config), without noise.
+    Search settings left out are the ones the run trained with (its self-play config), without noise;
+    `mirror=true` averages the net over each position and its mirror image (default: the run's `eval.mirror`).
     """
     if device == "cuda" and not torch.cuda.is_available():
         raise ArenaError(f"az:{path},device=cuda: no CUDA device is visible here; use device=cpu")
     options = {"search": search, "solver": solver, "c_puct": c_puct, "fpu_reduction": fpu_reduction}
     options["max_considered"] = max_considered
-    return alphazero.load_agent(game, str(path), sims=sims, device=device, inference=inference, **options)
+    return alphazero.load_agent(
+        game, str(path), sims=sims, device=device, inference=inference, mirror=mirror, **options
+    )
 
 
 def ppo_agent(game: Game, path: str, greedy: bool = True, seed: int | None = None) -> Agent:

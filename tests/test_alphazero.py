@@ -12,7 +12,7 @@ from algorithms.alphazero.agent import export_model
 from algorithms.alphazero.config import SelfPlayConfig
 from algorithms.alphazero.learner import Learner
 from algorithms.alphazero.selfplay import SelfPlayActor
-from algorithms.evaluators import TorchEvaluator
+from algorithms.evaluators import MirrorAveraged, TorchEvaluator
 from algorithms.nets import PolicyValueNet
 from algorithms.registry import make_agent
 from core.checkpoint import load_checkpoint_file
@@ -141,16 +141,20 @@ def test_a_gumbel_trained_agent_plays_with_eval_search_unless_its_spec_says_othe
     assert agent.config.kind == "gumbel" and agent.config.gumbel_scale == 0.0  # no noise outside self-play
 
 
-def test_eval_c_puct_is_how_a_run_and_its_exported_model_play_unless_a_spec_says_otherwise(tmp_path):
-    config = load_config(AZConfig, None, [f"run.runs_dir={tmp_path}", "run.name=c", "learn.total_steps=5", *TINY])
-    with Run.create(config) as run:
-        train(config, run)
+def test_eval_settings_are_how_a_run_and_its_exported_model_play_unless_a_spec_says_otherwise(tmp_path):
+    overrides = [f"run.runs_dir={tmp_path}", "run.name=c", "learn.total_steps=5", *TINY]  # eval.mirror: on
+    with Run.create(load_config(AZConfig, None, overrides)) as run:
+        summary = train(run.config, run)
+    assert "eval/random/win" in summary  # the run's own evaluation played through the mirror average
     game = make_game("tictactoe")
-    assert make_agent(f"az:{tmp_path / 'c'},sims=8", game).config.c_puct == 1.5  # None: self-play's
-    shipped = export_model(tmp_path / "c", tmp_path / "ship.pt", ["eval.c_puct=3.0"])
+    trained = make_agent(f"az:{tmp_path / 'c'},sims=8", game)
+    assert trained.config.c_puct == 1.5 and isinstance(trained.evaluator, MirrorAveraged)  # None: self-play's
+    shipped = export_model(tmp_path / "c", tmp_path / "ship.pt", ["eval.c_puct=3.0", "eval.mirror=false"])
     assert load_checkpoint_file(shipped)["config"]["eval"]["c_puct"] == 3.0
-    assert make_agent(f"az:{shipped},sims=8", game).config.c_puct == 3.0
-    assert make_agent(f"az:{shipped},sims=8,c_puct=2.0", game).config.c_puct == 2.0  # the spec wins
+    agent = make_agent(f"az:{shipped},sims=8", game)
+    assert agent.config.c_puct == 3.0 and not isinstance(agent.evaluator, MirrorAveraged)
+    agent = make_agent(f"az:{shipped},sims=8,c_puct=2.0,mirror=true", game)
+    assert agent.config.c_puct == 2.0 and isinstance(agent.evaluator, MirrorAveraged)  # the spec wins
     with pytest.raises(ArenaError, match=r"unknown key 'c_pcut'.*did you mean 'c_puct'"):
         export_model(tmp_path / "c", tmp_path / "bad.pt", ["eval.c_pcut=3.0"])
     with pytest.raises(ArenaError, match=r"only eval.KEY=VALUE settings"):

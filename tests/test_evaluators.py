@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from algorithms.evaluators import (
+    MirrorAveraged,
     OnnxEvaluator,
     TorchEvaluator,
     fold_batchnorm,
@@ -118,3 +119,28 @@ def test_auto_self_play_takes_int8_only_on_a_vnni_cpu_and_evaluation_stays_float
     assert selfplay_backend("auto", "cpu") == expected
     assert selfplay_backend("auto", "cuda") == "auto" and selfplay_backend("onnx", "cpu") == "onnx"
     assert play_backend("onnx-int8") == "onnx" and play_backend("auto") == "auto"
+
+
+@pytest.mark.parametrize("game_name", ["connect_four", "othello"])
+def test_mirror_averaging_is_the_mean_of_both_images_and_mirror_symmetric(game_name):
+    game = make_game(game_name, **({"size": 6} if game_name == "othello" else {}))
+    torch.manual_seed(0)
+    net = PolicyValueNet("resnet-3x32", game.obs_shape, game.num_actions)
+    inner = TorchEvaluator(net, torch.device("cpu"))
+    averaged = MirrorAveraged(inner, game)
+    rng, states = np.random.default_rng(0), [game.initial_state()]
+    while len(states) < 10:
+        states.append(states[-1].apply(int(rng.choice(states[-1].legal_actions()))))
+    obs, mask = game.observations(states), np.stack([s.legal_mask() for s in states])
+    priors, values = averaged(obs, mask)
+    direct, direct_values = inner(obs, mask)
+    flipped, flipped_values = inner(np.ascontiguousarray(obs[..., ::-1]), game.mirror_actions(mask).copy())
+    assert np.allclose(priors, (direct + game.mirror_actions(flipped)) / 2, atol=1e-6)
+    assert np.allclose(values, (direct_values + flipped_values) / 2, atol=1e-6)
+    assert np.allclose(priors.sum(1), 1, atol=1e-5) and (priors[~mask] == 0).all()
+    # the mirror image of a position gets the mirror image of its priors and the same value
+    mirror_priors, mirror_values = averaged(np.ascontiguousarray(obs[..., ::-1]), game.mirror_actions(mask).copy())
+    assert np.allclose(game.mirror_actions(mirror_priors), priors, atol=1e-5)
+    assert np.allclose(mirror_values, values, atol=1e-5)
+    assert not np.allclose(direct_values, flipped_values, atol=1e-3)  # an untrained net is not symmetric itself
+    assert inner.positions == (2 + 2 + 1 + 1) * len(states) and averaged.calls == inner.calls == 4

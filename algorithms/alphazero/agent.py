@@ -17,7 +17,7 @@ import torch
 from agents.base import Agent
 from agents.mcts import BatchedMCTS, SearchConfig
 from algorithms.alphazero.config import EvalConfig, SelfPlayConfig, search_config
-from algorithms.evaluators import Backend, make_evaluator
+from algorithms.evaluators import Backend, MirrorAveraged, make_evaluator
 from algorithms.nets import PolicyValueNet
 from core.checkpoint import atomic_write_bytes, load_checkpoint_file, load_newest_checkpoint
 from core.config import apply_overrides, build_config, config_to_dict
@@ -45,12 +45,14 @@ class AlphaZeroAgent(Agent):
         device: str = "cpu",
         name: str = "az",
         inference: Backend = "auto",
+        mirror: bool = False,
     ) -> None:
         super().__init__(game, seed=0)
         self.name = name
         self.simulations = search.simulations
         self.config = search
-        self.evaluator = make_evaluator(net.eval(), resolve_device(device), inference)
+        evaluator = make_evaluator(net.eval(), resolve_device(device), inference)
+        self.evaluator = MirrorAveraged(evaluator, game) if mirror else evaluator
         self.last_search: dict[str, Any] | None = None
 
     def search(self, state: State) -> dict[str, Any]:
@@ -95,6 +97,7 @@ def load_agent(
     sims: int = 100,
     device: str = "cpu",
     inference: Backend = "auto",
+    mirror: bool | None = None,
     **search: Any,
 ) -> AlphaZeroAgent:
     """An AlphaZeroAgent from a checkpoint path, a run dir, or a shipped model name (`connect_four`).
@@ -102,6 +105,7 @@ def load_agent(
     It searches with the run's `eval.search` kind (PUCT where the config has none), its `eval.c_puct` (where
     set) and self-play's other settings (solver, ... from the saved config) without noise; keywords in `search`
     override those: `search` the kind, any other SelfPlayConfig field (e.g. `c_puct=2.0`) that setting.
+    `mirror` averages the net over each position and its mirror image (None: the run's `eval.mirror`).
     """
     shipped = MODELS_DIR / f"{path}.pt"
     # a run dir or `latest` whose newest file is truncated gives the previous good one (with a warning)
@@ -122,7 +126,8 @@ def load_agent(
     play_c_puct = None if "c_puct" in given else played.get("c_puct")
     selfplay = build_config(SelfPlayConfig, trained | given, source=f"az:{path}", where="selfplay")
     search = search_config(selfplay, sims, evaluation=True, kind=kind, c_puct=play_c_puct)
-    return AlphaZeroAgent(net, game, search, device=device, name=f"az:{path}", inference=inference)
+    mirror = played.get("mirror", EvalConfig.mirror) if mirror is None else mirror
+    return AlphaZeroAgent(net, game, search, device=device, name=f"az:{path}", inference=inference, mirror=mirror)
 
 
 def export_model(source: str | Path, target: str | Path, play: Sequence[str] = ()) -> Path:

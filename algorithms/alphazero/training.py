@@ -19,7 +19,7 @@ from algorithms.alphazero.evaluation import evaluate_against, pons_figures
 from algorithms.alphazero.learner import Learner, build_net
 from algorithms.alphazero.replay import ReplayWindow, Samples
 from algorithms.alphazero.selfplay import SelfPlayActor
-from algorithms.evaluators import make_evaluator, play_backend, selfplay_backend
+from algorithms.evaluators import MirrorAveraged, make_evaluator, play_backend, selfplay_backend
 from core.checkpoint import capture_rng, restore_rng
 from core.config import config_to_dict
 from core.device import resolve_device
@@ -120,14 +120,15 @@ class Training:
             self._opponents = {spec: make_agent(spec, self.game) for spec in config.eval.opponents}
         search = play_search(config)
         self.evaluator.refresh()
+        evaluator = MirrorAveraged(self.evaluator, self.game) if config.eval.mirror else self.evaluator
         figures: dict[str, float] = {}
         for spec, opponent in self._opponents.items():
             result = evaluate_against(
-                self.game, self.evaluator, opponent, config.eval.games, search, self.rng, config.eval.opening_plies
+                self.game, evaluator, opponent, config.eval.games, search, self.rng, config.eval.opening_plies
             )
             figures |= {f"eval/{spec}/{k}": v for k, v in result.items()}
         if config.eval.pons and self.game.name == "connect_four":
-            figures |= pons_figures(self.evaluator, self.game, config.eval.pons_positions, search)
+            figures |= pons_figures(evaluator, self.game, config.eval.pons_positions, search)
         if figures:
             self.log(figures, step)
         return figures
@@ -140,8 +141,13 @@ class Training:
         search = play_search(config)
         inference = play_backend(config.selfplay.inference)
         device = str(self.device)
-        candidate = AlphaZeroAgent(self.net, self.game, search, device=device, name="candidate", inference=inference)
-        best = AlphaZeroAgent(self.acting_net, self.game, search, device=device, name="best", inference=inference)
+        mirror = config.eval.mirror
+        candidate = AlphaZeroAgent(
+            self.net, self.game, search, device=device, name="candidate", inference=inference, mirror=mirror
+        )
+        best = AlphaZeroAgent(
+            self.acting_net, self.game, search, device=device, name="best", inference=inference, mirror=mirror
+        )
         result = run_sprt(
             self.game,
             candidate,
