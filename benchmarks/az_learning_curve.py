@@ -98,7 +98,9 @@ def score_run(
         if minutes - last < every_minutes and path != checkpoints[-1]:
             continue  # thin a dense run to about one point per `every_minutes`
         last = minutes
-        agent = load_agent(game, str(path), sims=simulations, search=search)  # search None: as the run trained
+        # search None: as the run trained; no mirror averaging, so curves measure training alone and stay
+        # comparable with those taken before it existed
+        agent = load_agent(game, str(path), sims=simulations, search=search, mirror=False)
         net = pons_mistake_rates(agent.evaluator, game, positions, None)
         searched = pons_mistake_rates(agent.evaluator, game, positions, agent.config)
         step = int(path.stem.split("-")[1])

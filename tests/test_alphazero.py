@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from agents.matches import play_game
-from algorithms.alphazero import AZConfig, ReplayWindow, Samples, build_net, train
+from algorithms.alphazero import AZConfig, ReplayWindow, Samples, build_net, pons_mistake_rates, train
 from algorithms.alphazero.agent import export_model
 from algorithms.alphazero.config import SelfPlayConfig
 from algorithms.alphazero.learner import Learner
@@ -126,6 +126,22 @@ def test_a_checkpoint_of_another_game_is_refused(tmp_path):
         train(config, run)
     with pytest.raises(ArenaError, match=r"was trained on tictactoe, not connect_four"):
         make_agent(f"az:{tmp_path / 't'}", make_game("connect_four"))
+
+
+def test_in_run_pons_figures_give_the_raw_net_alone_and_the_mirror_averaged_player_with_search(tmp_path):
+    overrides = [f"run.runs_dir={tmp_path}", "run.name=p", "learn.total_steps=5", *TINY, "game=connect_four"]
+    overrides += ["eval.pons=true", "eval.pons_positions=40", "eval.games=2", "eval.simulations=4"]
+    with Run.create(load_config(AZConfig, None, overrides)) as run:
+        summary = train(run.config, run)
+    game = make_game("connect_four")
+    raw = make_agent(f"az:{tmp_path / 'p'},mirror=false", game).evaluator
+    averaged = make_agent(f"az:{tmp_path / 'p'}", game).evaluator
+    net_alone = {f"eval/pons_policy/{k}": v for k, v in pons_mistake_rates(raw, game, 40, None).items()}
+    assert {k: summary[k] for k in net_alone} == net_alone
+    assert pons_mistake_rates(averaged, game, 40, None) != pons_mistake_rates(raw, game, 40, None)
+    assert {k for k in summary if k.startswith("eval/pons_search/")} == {
+        k.replace("policy", "search") for k in net_alone
+    }
 
 
 def test_a_gumbel_trained_agent_plays_with_eval_search_unless_its_spec_says_otherwise(tmp_path):

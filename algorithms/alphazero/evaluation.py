@@ -87,8 +87,14 @@ def pons_choices(evaluator: Evaluator, game: Game, move_lists: Any, search: Sear
     return mcts.search(noise=False).action
 
 
-def pons_figures(evaluator: Evaluator, game: Game, positions: int, search: SearchConfig) -> dict[str, float]:
-    """Pons mistake rates for the training log, with and without search."""
-    figures = {f"eval/pons_policy/{k}": v for k, v in pons_mistake_rates(evaluator, game, positions, None).items()}
-    searched = pons_mistake_rates(evaluator, game, positions, search)
+def pons_figures(
+    net: Evaluator, player: Evaluator, game: Game, positions: int, search: SearchConfig
+) -> dict[str, float]:
+    """Pons mistake rates for the training log: `net` alone (its raw policy) and `player` with search.
+
+    They differ when the agent plays mirror-averaged (`eval.mirror`): the net-alone figures stay the raw
+    net's, comparable across runs and with published net-alone rates.
+    """
+    figures = {f"eval/pons_policy/{k}": v for k, v in pons_mistake_rates(net, game, positions, None).items()}
+    searched = pons_mistake_rates(player, game, positions, search)
     return figures | {f"eval/pons_search/{k}": v for k, v in searched.items()}

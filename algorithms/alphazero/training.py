@@ -128,7 +128,7 @@ class Training:
             )
             figures |= {f"eval/{spec}/{k}": v for k, v in result.items()}
         if config.eval.pons and self.game.name == "connect_four":
-            figures |= pons_figures(evaluator, self.game, config.eval.pons_positions, search)
+            figures |= pons_figures(self.evaluator, evaluator, self.game, config.eval.pons_positions, search)
         if figures:
             self.log(figures, step)
         return figures
