@@ -116,7 +116,8 @@ class ConnectFourState(State):
 
     def symmetries(self, obs: np.ndarray, policy: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Identity and the left-right mirror (gravity rules out the other board symmetries)."""
-        return [(obs, policy), (np.ascontiguousarray(obs[..., ::-1]), np.ascontiguousarray(policy[::-1]))]
+        mirrored = np.ascontiguousarray(self.game.mirror_actions(policy))
+        return [(obs, policy), (np.ascontiguousarray(obs[..., ::-1]), mirrored)]
 
     def __str__(self) -> str:
         """The board with X for the first player and O for the second, column numbers below."""
