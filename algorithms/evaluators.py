@@ -255,14 +255,19 @@ class MirrorAveraged:
         """Pick up new weights (the inner evaluator's refresh)."""
         self.inner.refresh()
 
-    def __call__(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """obs [B, C, H, W], mask [B, A] -> priors [B, A], values [B] (side to move), mirror-averaged."""
+    def images(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The inner net on both images in one batch: priors and values of the positions, then of their mirror
+        images (priors mapped back onto the positions' actions)."""
         batch = len(obs)
         both_obs = np.concatenate([obs, obs[..., ::-1]])
         both_mask = np.concatenate([mask, self.game.mirror_actions(mask)])
         priors, values = self.inner(both_obs, both_mask)
-        priors = (priors[:batch] + self.game.mirror_actions(priors[batch:])) / 2
-        return priors, (values[:batch] + values[batch:]) / 2
+        return priors[:batch], values[:batch], self.game.mirror_actions(priors[batch:]), values[batch:]
+
+    def __call__(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """obs [B, C, H, W], mask [B, A] -> priors [B, A], values [B] (side to move), mirror-averaged."""
+        priors, values, mirror_priors, mirror_values = self.images(obs, mask)
+        return (priors + mirror_priors) / 2, (values + mirror_values) / 2
 
 
 def selfplay_backend(backend: Backend, device: torch.device | str) -> Backend:

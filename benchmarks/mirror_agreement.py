@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from algorithms.alphazero.agent import load_agent  # noqa: E402
+from algorithms.evaluators import MirrorAveraged  # noqa: E402
 from envs import make_game  # noqa: E402
 from envs.pons import SETS, load_pons  # noqa: E402
 
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("model", nargs="?", default="connect_four", help="run dir, checkpoint or shipped model")
     args = parser.parse_args(argv)
     game = make_game("connect_four")
-    net = load_agent(game, args.model, sims=1, mirror=False).evaluator
+    both = MirrorAveraged(load_agent(game, args.model, sims=1, mirror=False).evaluator, game)
     data = load_pons()
     print(f"{'set':<14} {'positions':>9} {'net':>6} {'mirror':>7} {'mean':>6} {'agree':>6} {'|dv|':>6}")
     totals = np.zeros(3)
@@ -48,9 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         values = data[name]["values"]  # [N, 7]: +1 win, 0 draw, -1 loss, -2 full column
         states = [game.state_from_moves(str(m)) for m in data[name]["moves"]]
         obs, mask = game.observations(states), np.stack([s.legal_mask() for s in states])
-        priors, value = net(obs, mask)
-        flipped, flipped_value = net(np.ascontiguousarray(obs[..., ::-1]), game.mirror_actions(mask).copy())
-        flipped = game.mirror_actions(flipped)
+        priors, value, flipped, flipped_value = both.images(obs, mask)
         rates = np.array([mistake_rate(p, mask, values) for p in (priors, flipped, priors + flipped)])
         totals += rates
         agree = 100 * float((np.where(mask, priors, -1).argmax(1) == np.where(mask, flipped, -1).argmax(1)).mean())
