@@ -24,13 +24,12 @@ sys.path.insert(0, str(ROOT))
 from algorithms.alphazero.agent import load_agent  # noqa: E402
 from algorithms.evaluators import MirrorAveraged  # noqa: E402
 from envs import make_game  # noqa: E402
-from envs.pons import SETS, load_pons  # noqa: E402
+from envs.pons import SETS, load_pons, mistakes  # noqa: E402
 
 
 def mistake_rate(priors: np.ndarray, mask: np.ndarray, values: np.ndarray) -> float:
     """Percent of positions where the top legal move of `priors` has a perfect-play value below the best."""
-    chosen = values[np.arange(len(values)), np.where(mask, priors, -1).argmax(axis=1)]
-    return 100 * float((chosen < values.max(axis=1)).mean())
+    return 100 * float(mistakes(values, np.where(mask, priors, -1).argmax(axis=1)).mean())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,3 +34,11 @@ def load_pons(path: Path = DATA) -> dict[str, dict[str, np.ndarray]]:
             if f"{name}.values" in f.files:
                 out[name] = {k: f[f"{name}.{k}"] for k in ("moves", "score", "values")}
     return out
+
+
+def mistakes(values: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """bool[N]: whether each position's chosen action has a perfect-play value below its best move's.
+
+    `values` int8[N, 7] as `load_pons` gives them (+1 win, 0 draw, -1 loss, -2 full column), `actions` int[N].
+    """
+    return values[np.arange(len(actions)), actions] < values[: len(actions)].max(axis=1)

@@ -25,7 +25,7 @@ from agents import parse_spec
 from algorithms.registry import AGENT_KINDS, make_agent
 from core.errors import ArenaError
 from envs import make_game
-from envs.pons import DATA, SETS, load_pons
+from envs.pons import DATA, SETS, load_pons, mistakes
 
 
 def resolve_sets(requested: list[str] | None, available: list[str]) -> list[str]:
@@ -81,14 +81,14 @@ def bench_pons(spec: str, sets: list[str] | None = None, limit: int | None = Non
         if (chosen == -2).any():
             i = int(np.flatnonzero(chosen == -2)[0])
             raise ArenaError(f"{agent.name} played the full column {actions[i] + 1} in {name} position {moves[i]}")
-        mistakes = int((chosen < values[:n].max(axis=1)).sum())
+        wrong = int(mistakes(values, actions).sum())
         rows.append(
             {
                 "set": name,
                 "stage": SETS[name],
                 "positions": n,
-                "mistakes": mistakes,
-                "rate": mistakes / max(n, 1),
+                "mistakes": wrong,
+                "rate": wrong / max(n, 1),
                 "ms_per_move": 1000 * elapsed / max(n, 1),
             }
         )

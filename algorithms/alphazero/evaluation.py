@@ -10,7 +10,7 @@ from agents.base import Agent
 from agents.matches import random_opening
 from agents.mcts import BatchedMCTS, Evaluator, SearchConfig
 from envs.base import Game
-from envs.pons import SETS, load_pons
+from envs.pons import SETS, load_pons, mistakes
 
 
 def evaluate_against(
@@ -71,8 +71,7 @@ def pons_mistake_rates(
         choices = np.concatenate(
             [pons_choices(evaluator, game, moves[i : i + chunk], search) for i in range(0, len(moves), chunk)]
         )
-        chosen = values[np.arange(len(moves)), choices]
-        rates[SETS[name]] = float((chosen < values.max(axis=1)).sum()) / len(moves)
+        rates[SETS[name]] = float(mistakes(values, choices).sum()) / len(moves)
     return rates
 
 
