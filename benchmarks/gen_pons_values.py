@@ -4,19 +4,23 @@ Usage (from the repo root; takes about 10 minutes for the five sets with numba, 
 
     nice python -m benchmarks.gen_pons_values --src ../shared/data/connect4
     nice python -m benchmarks.gen_pons_values --src ../shared/data/connect4 --sets Test_L1_R3 --limit 200
+    python -m benchmarks.gen_pons_values --src ../shared/data/connect4 --sets Test_L1_R3 --workers 2
 
 For each set the file holds `<set>.moves` (str[N], Pons' move strings), `<set>.score` (int8[N], the exact
 score from Pons' file) and `<set>.values` (int8[N, 7]: +1 win, 0 draw, -1 loss for the side to move after
 playing that column, -2 where the column is full). A set already in the file is kept unless listed in
---sets; a partly solved set is resumed.
+--sets; a partly solved set is resumed. `--workers N` solves N positions at a time in N processes (each with
+its own table) and stores them in order, so the file always holds a solved prefix of each set.
 Every set is checked: the best move value must have the sign of Pons' score.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +33,8 @@ from envs.pons import SETS as STAGES  # set file name -> stage name
 SETS = ["Test_L3_R1", "Test_L2_R1", "Test_L1_R1", "Test_L2_R2", "Test_L1_R2", "Test_L1_R3"]
 DATA = Path(__file__).resolve().parent.parent / "envs" / "data" / "connect4_pons.npz"
 ILLEGAL = -2
+TT_SIZE = 33554393  # a prime near 2**25: 300 MB a solver, fewer overwrites on hard sets
+_solver: ConnectFourSolver | None = None  # one per process, kept between positions (its table stays valid)
 
 
 def read_set(path: Path) -> tuple[list[str], list[int]]:
@@ -66,10 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None, help="first N positions of each set only")
     p.add_argument("--out", type=Path, default=DATA)
     p.add_argument("--restart", action="store_true", help="solve a set again from its first position")
+    p.add_argument("--workers", type=int, default=1, help="processes solving positions side by side")
     args = p.parse_args(argv)
+    if args.workers < 1:
+        p.error(f"--workers must be at least 1, got {args.workers}")
 
-    game = ConnectFour()
-    solver = ConnectFourSolver(tt_size=33554393)  # a prime near 2**25: 300 MB, fewer overwrites on hard sets
     arrays = load(args.out)
     for name in args.sets:
         moves, scores = read_set(args.src / name)
@@ -83,17 +90,13 @@ def main(argv: list[str] | None = None) -> int:
             values[:done] = arrays[f"{name}.values"]
         t0 = last_save = time.time()
         start = done
-        for i, (m, score) in enumerate(zip(moves, scores, strict=True)):
-            if i < start:
-                continue
-            state = game.state_from_moves(m)
-            vals = solver.move_values(state.cur, state.mask, (score > 0) - (score < 0))
-            for col, v in enumerate(vals):
-                if v is not None:
-                    values[i, col] = v
-            best = max(v for v in vals if v is not None)
+        for i, row in _solved(moves[start:], scores[start:], args.workers):
+            i += start
+            values[i] = row
+            best = row.max()
+            score = scores[i]
             if best != (score > 0) - (score < 0):
-                raise SystemExit(f"{name} line {i + 1} {m}: best move value {best} but Pons' score {score}")
+                raise SystemExit(f"{name} line {i + 1} {moves[i]}: best move value {best} but Pons' score {score}")
             done = i + 1
             if time.time() - last_save > 120:  # long sets: save progress every two minutes
                 _store(arrays, name, moves[:done], scores[:done], values[:done])
@@ -105,6 +108,30 @@ def main(argv: list[str] | None = None) -> int:
         mean = (time.time() - t0) / max(done - start, 1) * 1000
         print(f"{name} ({STAGES[name]}): {done} positions ({done - start} solved now, {mean:.1f} ms each)")
     return 0
+
+
+def _solve_position(task: tuple[str, int]) -> np.ndarray:
+    """int8[7] values of every column of one position (ILLEGAL where full), given Pons' score."""
+    global _solver
+    if _solver is None:
+        _solver = ConnectFourSolver(tt_size=TT_SIZE)
+    moves, score = task
+    state = ConnectFour().state_from_moves(moves)
+    row = np.full(7, ILLEGAL, dtype=np.int8)
+    for col, v in enumerate(_solver.move_values(state.cur, state.mask, (score > 0) - (score < 0))):
+        if v is not None:
+            row[col] = v
+    return row
+
+
+def _solved(moves: list[str], scores: list[int], workers: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(index, values) of each position in order, solved in this process or in a pool of `workers`."""
+    tasks = list(zip(moves, scores, strict=True))
+    if workers == 1:
+        yield from enumerate(map(_solve_position, tasks))
+        return
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        yield from enumerate(pool.imap(_solve_position, tasks))
 
 
 def _store(arrays: dict, name: str, moves: list[str], scores: list[int], values: np.ndarray) -> None:

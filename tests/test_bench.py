@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from agents.c4_solver import ConnectFourSolver
+from benchmarks import gen_pons_values
 from envs import ArenaError, make_game
 from runners import bench
 
@@ -35,6 +36,20 @@ def test_shipped_values_match_the_solver_on_a_sample(pons):
             state = game.state_from_moves(str(data["moves"][i]))
             weak = solver.move_scores(state.cur, state.mask, weak=True)
             assert [-2 if v is None else v for v in weak] == data["values"][i].tolist()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_generator_remakes_the_shipped_values_and_resumes(pons, tmp_path, workers):
+    data = pons["Test_L3_R1"]
+    lines = [f"{m} {s}" for m, s in zip(data["moves"][:12], data["score"][:12], strict=True)]
+    (tmp_path / "Test_L3_R1").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "values.npz"
+    args = ["--src", str(tmp_path), "--sets", "Test_L3_R1", "--out", str(out)]
+    assert gen_pons_values.main([*args, "--limit", "5"]) == 0
+    assert gen_pons_values.main([*args, "--workers", str(workers)]) == 0  # resumes at position 6
+    made = gen_pons_values.load(out)
+    assert made["Test_L3_R1.moves"].tolist() == data["moves"][:12].tolist()
+    assert np.array_equal(made["Test_L3_R1.values"], data["values"][:12])
 
 
 def test_perfect_play_makes_no_mistake_and_random_makes_many():
