@@ -69,6 +69,25 @@ def test_the_learner_fits_a_batch_in_either_precision(precision):
     assert all(p.dtype == torch.float32 for p in learner.net.parameters())  # the weights stay float
 
 
+def test_the_learners_nhwc_layout_computes_the_same_loss_and_gradients_as_nchw():
+    game = make_game("connect_four")
+    rng = np.random.default_rng(1)
+    obs = rng.integers(0, 2, (32, *game.obs_shape)).astype(np.float32)
+    batch = Samples(obs, rng.dirichlet(np.ones(7), 32).astype(np.float32), rng.uniform(-1, 1, 32).astype(np.float32))
+    config = load_config(AZConfig, None, ["learn.precision=float32"])
+    losses, grads = [], []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        torch.manual_seed(0)
+        net = PolicyValueNet("resnet-3x32", game.obs_shape, game.num_actions)
+        learner = Learner(net, config.learn, torch.device("cpu"), memory_format=layout)
+        losses.append(learner.update(batch)["learn/loss"])
+        grads.append({name: p.grad for name, p in learner.net.named_parameters()})
+    assert learner.net.tower.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert losses[1] == pytest.approx(losses[0], rel=1e-6)
+    for name, grad in grads[0].items():
+        torch.testing.assert_close(grads[1][name], grad, rtol=1e-4, atol=1e-6)
+
+
 def test_value_targets_mix_the_outcome_with_the_root_value_by_root_value_mix():
     game = make_game("tictactoe")
     evaluator = TorchEvaluator(PolicyValueNet("resnet-3x32", game.obs_shape, game.num_actions), torch.device("cpu"))

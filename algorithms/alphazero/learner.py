@@ -18,8 +18,17 @@ from envs.base import Game
 class Learner:
     """Adam on policy cross-entropy + value MSE, L2 through weight decay."""
 
-    def __init__(self, net: PolicyValueNet, config: LearnConfig, device: torch.device) -> None:
-        self.net = net
+    def __init__(
+        self,
+        net: PolicyValueNet,
+        config: LearnConfig,
+        device: torch.device,
+        memory_format: torch.memory_format = torch.channels_last,
+    ) -> None:
+        # oneDNN's convolutions (and cuDNN's under bf16) run faster on NHWC images than on NCHW
+        # (`benchmarks/learner_step.py` prints both); the net's values and its state_dict are the same either way.
+        self.memory_format = memory_format
+        self.net = net.to(memory_format=memory_format)
         self.config = config
         self.device = device
         self.optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -40,7 +49,7 @@ class Learner:
         self.net.train()
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
-        obs = torch.from_numpy(batch.obs).to(self.device)
+        obs = torch.from_numpy(batch.obs).to(self.device).contiguous(memory_format=self.memory_format)
         target_policy = torch.from_numpy(batch.policy).to(self.device)  # [B, A]
         target_value = torch.from_numpy(batch.value).to(self.device)  # [B]
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
