@@ -49,7 +49,7 @@ class Learner:
         self.net.train()
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
-        obs = torch.from_numpy(batch.obs).to(self.device).contiguous(memory_format=self.memory_format)
+        obs = torch.from_numpy(batch.obs).to(self.device, memory_format=self.memory_format)
         target_policy = torch.from_numpy(batch.policy).to(self.device)  # [B, A]
         target_value = torch.from_numpy(batch.value).to(self.device)  # [B]
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
