@@ -139,6 +139,29 @@ def test_a_short_run_checkpoints_resumes_and_becomes_an_agent(tmp_path):
     assert final.returns()[0] == 1.0
 
 
+def test_init_weights_starts_a_new_run_from_trained_weights_with_fresh_counters(tmp_path):
+    from algorithms.alphazero.training import Training
+
+    base = [f"run.runs_dir={tmp_path}", "learn.total_steps=5", *TINY]
+    with Run.create(load_config(AZConfig, None, [*base, "run.name=parent"])) as run:
+        train(run.config, run)
+    parent = load_checkpoint_file(sorted((tmp_path / "parent" / "checkpoints").glob("ckpt-*.pt"))[-1])["net"]
+
+    child = Training(load_config(AZConfig, None, [*base, f"learn.init_weights={tmp_path / 'parent'}"]), None)
+    assert child.steps == 0 and child.counters["games"] == 0 and len(child.replay) == 0
+    for key, value in child.net.state_dict().items():
+        assert torch.equal(value, parent[key]), key  # every tensor, BatchNorm statistics included
+    fresh = Training(load_config(AZConfig, None, base), None)
+    assert not all(torch.equal(v, parent[k]) for k, v in fresh.net.state_dict().items())
+
+    other_net = load_config(AZConfig, None, [*base, "net=resnet-4x48", f"learn.init_weights={tmp_path / 'parent'}"])
+    with pytest.raises(ArenaError, match="holds a resnet-3x32 net, this run builds resnet-4x48"):
+        Training(other_net, None)
+    other_game = load_config(AZConfig, None, [*base, "game=connect_four", f"learn.init_weights={tmp_path / 'parent'}"])
+    with pytest.raises(ArenaError, match="trained on tictactoe, not connect_four"):
+        Training(other_game, None)
+
+
 def test_a_checkpoint_of_another_game_is_refused(tmp_path):
     config = load_config(AZConfig, None, [f"run.runs_dir={tmp_path}", "run.name=t", "learn.total_steps=5", *TINY])
     with Run.create(config) as run:

@@ -91,6 +91,18 @@ class AlphaZeroAgent(Agent):
         return self.last_search["value"]
 
 
+def load_az_payload(path: str | Path, game: str) -> tuple[Path, dict[str, Any]]:
+    """The file and payload of an AlphaZero checkpoint path, run dir or shipped model name, checked for `game`."""
+    shipped = MODELS_DIR / f"{path}.pt"
+    # a run dir or `latest` whose newest file is truncated gives the previous good one (with a warning)
+    file, payload = (shipped, load_checkpoint_file(shipped)) if shipped.is_file() else load_newest_checkpoint(path)
+    if "net" not in payload or "az" not in payload:
+        raise ArenaError(f"{file} is not an AlphaZero checkpoint (it has no 'net'/'az' entries)")
+    if payload["az"]["game"] != game:
+        raise ArenaError(f"{file} was trained on {payload['az']['game']}, not {game}")
+    return file, payload
+
+
 def load_agent(
     game: Game,
     path: str,
@@ -107,15 +119,8 @@ def load_agent(
     override those: `search` the kind, any other SelfPlayConfig field (e.g. `c_puct=2.0`) that setting.
     `mirror` averages the net over each position and its mirror image (None: the run's `eval.mirror`).
     """
-    shipped = MODELS_DIR / f"{path}.pt"
-    # a run dir or `latest` whose newest file is truncated gives the previous good one (with a warning)
-    file, payload = (shipped, load_checkpoint_file(shipped)) if shipped.is_file() else load_newest_checkpoint(path)
-    if "net" not in payload or "az" not in payload:
-        raise ArenaError(f"{file} is not an AlphaZero checkpoint (it has no 'net'/'az' entries)")
-    meta = payload["az"]
-    if meta["game"] != game.name:
-        raise ArenaError(f"{file} was trained on {meta['game']}, not {game.name}")
-    net = PolicyValueNet(meta["net"], game.obs_shape, game.num_actions)
+    payload = load_az_payload(path, game.name)[1]
+    net = PolicyValueNet(payload["az"]["net"], game.obs_shape, game.num_actions)
     net.load_state_dict(payload["net"])
     saved = payload.get("config", {})
     trained = dict(saved.get("selfplay", {}))

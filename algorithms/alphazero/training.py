@@ -13,7 +13,7 @@ import torch
 from agents import make_agent
 from agents.base import Agent
 from agents.matches import run_sprt
-from algorithms.alphazero.agent import AlphaZeroAgent
+from algorithms.alphazero.agent import AlphaZeroAgent, load_az_payload
 from algorithms.alphazero.config import AZConfig, play_search
 from algorithms.alphazero.evaluation import evaluate_against, pons_figures
 from algorithms.alphazero.learner import Learner, build_net
@@ -23,6 +23,7 @@ from algorithms.evaluators import MirrorAveraged, make_evaluator, play_backend, 
 from core.checkpoint import capture_rng, restore_rng
 from core.config import config_to_dict
 from core.device import resolve_device
+from core.errors import ArenaError
 from core.progress import ProgressBar
 from core.run import Run
 from envs import make_game
@@ -51,6 +52,8 @@ class Training:
             if "replay" in payload:
                 self.replay.load_state_dict(payload["replay"])
             self.learner.steps = self.counters["steps"]
+        elif config.learn.init_weights:
+            self._init_weights(config.learn.init_weights)
         inference = selfplay_backend(config.selfplay.inference, self.device)
         self.evaluator = make_evaluator(self.net, self.device, play_backend(inference))
         # with gating, self-play uses the best weights so far; without, the learner's newest
@@ -64,6 +67,14 @@ class Training:
         self.last_eval: dict[str, float] = {}
         self._last_log = time.perf_counter()
         self._opponents: dict[str, Agent] | None = None
+
+    def _init_weights(self, source: str) -> None:
+        file, payload = load_az_payload(source, self.config.game)
+        if payload["az"]["net"] != self.config.net:
+            raise ArenaError(
+                f"learn.init_weights: {file} holds a {payload['az']['net']} net, this run builds {self.config.net}"
+            )
+        self.net.load_state_dict(payload["net"])
 
     @property
     def steps(self) -> int:
