@@ -82,9 +82,12 @@ def schedule(
     out = []
     for a, b in pairs:
         for k, opening in enumerate(chosen):
+            # the id names everything that decides the game, so a ledger resumed under another --seed (or other
+            # openings) plays new games instead of counting the old ones
+            where = f"s{seed}:{''.join(map(str, opening))}"
             for first, second, colour in ((a, b, "a"), (b, a, "b")):
                 game_seed = int(np.random.default_rng([seed, k, _stable_hash(a, b)]).integers(2**31))
-                out.append(Pairing(f"{a}|{b}|{k}{colour}", first, second, opening, game_seed))
+                out.append(Pairing(f"{a}|{b}|{k}{colour}|{where}", first, second, opening, game_seed))
     return out
 
 

@@ -30,6 +30,14 @@ def test_each_pair_plays_both_colours_from_shared_openings():
     assert len({p.opening for p in pairings[:6]}) == 3  # openings differ between the pair's game pairs
 
 
+def test_another_seed_schedules_new_games_not_the_ledgers_old_ones():
+    game = make_game("connect_four")
+    again = {p.id for p in schedule(game, FIELD, 6, seed=1)}
+    assert again == {p.id for p in schedule(game, FIELD, 6, seed=1)}  # a rerun resumes its own games
+    assert not again & {p.id for p in schedule(game, FIELD, 6, seed=2)}
+    assert not again & {p.id for p in schedule(game, FIELD, 6, seed=1, opening_plies=3)}
+
+
 def test_gauntlet_plays_only_the_candidate():
     pairings = schedule(make_game("tictactoe"), FIELD, 2, gauntlet="greedy")
     assert all("greedy" in (p.first, p.second) for p in pairings) and len(pairings) == 4
