@@ -95,8 +95,8 @@ class LearnConfig:
     CUDA and on CPUs that compute it natively (AVX-512 BF16/AMX: 1.7-1.8x faster steps here), float elsewhere."""
     init_weights: str = ""
     """Start the net from these weights (a checkpoint, a run dir, or a shipped model name such as `connect_four`)
-    of the same game and net preset: optimizer, replay window and step counter start fresh, as when a run is
-    continued past the end of its checkpoints' history. Ignored when a run resumes from its own checkpoint."""
+    of the same game and net preset: optimizer, replay window and step counter start fresh. How a run goes on when
+    only its exported weights are left; ignored when a run resumes from its own checkpoint."""
     checkpoint_replay: bool = True
     """Save the replay window in checkpoints, so a resumed run trains on the same data."""
 

@@ -69,7 +69,10 @@ class Training:
         self._opponents: dict[str, Agent] | None = None
 
     def _init_weights(self, source: str) -> None:
-        file, payload = load_az_payload(source, self.config.game)
+        try:
+            file, payload = load_az_payload(source, self.config.game)
+        except ArenaError as error:
+            raise ArenaError(f"learn.init_weights: {error}") from None
         if payload["az"]["net"] != self.config.net:
             raise ArenaError(
                 f"learn.init_weights: {file} holds a {payload['az']['net']} net, this run builds {self.config.net}"
