@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from agents.matches import play_game
-from algorithms.alphazero import AZConfig, ReplayWindow, Samples, build_net, pons_mistake_rates, train
+from algorithms.alphazero import AZConfig, ReplayWindow, Samples, Training, build_net, pons_mistake_rates, train
 from algorithms.alphazero.agent import export_model
 from algorithms.alphazero.config import SelfPlayConfig
 from algorithms.alphazero.learner import Learner
@@ -140,8 +140,6 @@ def test_a_short_run_checkpoints_resumes_and_becomes_an_agent(tmp_path):
 
 
 def test_init_weights_starts_a_new_run_from_trained_weights_with_fresh_counters(tmp_path):
-    from algorithms.alphazero.training import Training
-
     base = [f"run.runs_dir={tmp_path}", "learn.total_steps=5", *TINY]
     with Run.create(load_config(AZConfig, None, [*base, "run.name=parent"])) as run:
         train(run.config, run)
