@@ -1,11 +1,13 @@
 """Search speed: simulations/s of batched Connect Four search with ONNX Runtime (float, int8) beside torch eager.
 
     python benchmarks/mcts_speed.py [--simulations 32] [--games 1 16 64 128 256] [--nets resnet-4x48 resnet-3x32]
+    python benchmarks/mcts_speed.py --device cuda --games 128 512 2048    # torch on the GPU beside ONNX on CPU
 
 For each net, number of parallel games B and inference backend, it times (1) a batched search of B games (one
 leaf per game per evaluator call; PUCT with the solver, as `az:` agents search by default) and (2) the bare
 evaluator on batches of B positions. sims/s over evals/s near 1 means the search costs little beside the net;
-B = 1 is the naive single-leaf search. Every backend runs one inference thread, as a self-play rank does.
+B = 1 is the naive single-leaf search. Every backend runs one inference thread, as a self-play rank does;
+with `--device cuda` the torch rows run on the GPU (bf16 autocast), the ONNX rows stay on one CPU thread.
 The nets carry random weights (speed does not depend on them); the int8 graph's accuracy is measured on the
 shipped model (`models/connect_four.pt`) against its float graph, over positions of random games.
 Last line: the ONNX/torch ratios of search simulations/s at 128 games for the first net's preset.
@@ -23,6 +25,7 @@ from agents.mcts import BatchedMCTS, SearchConfig
 from algorithms.alphazero.agent import MODELS_DIR, load_agent
 from algorithms.evaluators import OnnxEvaluator, TorchEvaluator
 from algorithms.nets import PolicyValueNet
+from core.device import describe_device, resolve_device
 from envs import make_game
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
@@ -71,7 +74,7 @@ def int8_accuracy(game, positions: int = 3000) -> str:
     """Top-move agreement and mean value error of the shipped model's int8 graph against its float graph."""
     if not (MODELS_DIR / "connect_four.pt").is_file():
         return "int8 accuracy: models/connect_four.pt not found"
-    net = load_agent(game, "connect_four").evaluator.net
+    net = load_agent(game, "connect_four", mirror=False).evaluator.net
     rng = np.random.default_rng(0)
     obs, mask = [], []
     while len(obs) < positions:
@@ -100,18 +103,21 @@ def main() -> None:
     parser.add_argument("--nets", nargs="+", default=["resnet-4x48", "resnet-3x32", "resnet-5x64"])
     parser.add_argument("--kind", choices=["puct", "gumbel"], default="puct", help="search kind (default puct)")
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement (default 3)")
+    parser.add_argument("--device", default="cpu", help="where the torch rows run: cpu or cuda (default cpu)")
     args = parser.parse_args()
+    device = resolve_device(args.device)
     torch.set_num_threads(1)
     game = make_game("connect_four")
     config = SearchConfig(simulations=args.simulations, kind=args.kind)
-    print(f"connect_four, {args.kind} search, {args.simulations} simulations per search, one inference thread")
+    print(f"connect_four, {args.kind} search, {args.simulations} simulations per search, one inference thread, "
+          f"torch on {describe_device(device)}")  # fmt: skip
     print(f"{'net':<13}{'games':>6}{'backend':>10}{'search sims/s':>15}{'net evals/s':>13}{'ratio':>7}{'/torch':>8}")
     speedups = {}
     for preset in args.nets:
         torch.manual_seed(0)
         net = PolicyValueNet(preset, game.obs_shape, game.num_actions)
         backends = {
-            "torch": TorchEvaluator(net, torch.device("cpu")),
+            "torch": TorchEvaluator(net, device),
             "onnx": OnnxEvaluator(net, threads=1),
             "onnx-int8": OnnxEvaluator(net, threads=1, int8=True),
         }
@@ -130,7 +136,7 @@ def main() -> None:
     key = (args.nets[0], 128)
     if key in speedups:
         ratios = ", ".join(f"{name}/torch = {ratio:.2f}" for name, ratio in speedups[key].items())
-        print(f"search sims/s at 128 games, {args.nets[0]}, torch eager = 1: {ratios}")
+        print(f"search sims/s at 128 games, {args.nets[0]}, torch eager on {device.type} = 1: {ratios}")
 
 
 if __name__ == "__main__":

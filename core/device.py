@@ -24,6 +24,14 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def describe_device(device: torch.device) -> str:
+    """`cuda:0 (NVIDIA H200)` or `cpu`: how a run names where its learner computes."""
+    if device.type != "cuda":
+        return device.type
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
+
+
 def mpi_world() -> Any:
     """COMM_WORLD when launched by mpirun/srun, else None (MPI is not even initialised)."""
     if not any(k in os.environ for k in MPI_LAUNCH_VARIABLES):

@@ -40,7 +40,7 @@ import torch
 
 from algorithms.registry import ALGORITHMS, ActorRole, LearnerRole
 from core.config import ConfigError, apply_overrides, load_config
-from core.device import mpi_world, resolve_device, share_cores
+from core.device import describe_device, mpi_world, resolve_device, share_cores
 from core.errors import ArenaError
 from core.progress import ProgressBar
 from core.run import Run, read_run_config
@@ -367,7 +367,8 @@ def _distributed(config_type: type, config: Any, args: argparse.Namespace, overr
     (ranks_dir / f"{rank}").write_text(f"{socket.gethostname()} {os.getpid()} {'learner' if is_learner else 'actor'}\n")
     if rank == 0:
         print(
-            f"run dir: {run.path} ({learners} learner(s), {size - learners} actor(s), {threads} thread(s) each)",
+            f"run dir: {run.path} ({learners} learner(s) on {describe_device(resolve_device(config.run.device))}, "
+            f"{size - learners} actor(s) on {config.distributed.actor_device}, {threads} thread(s) each)",
             file=sys.stderr,
         )
         if run.resumed_step is not None:

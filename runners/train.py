@@ -17,6 +17,7 @@ from algorithms.nets import PRESETS, is_recurrent
 from algorithms.registry import ALGORITHMS
 from algorithms.rl_envs import make_env
 from core.config import ConfigError, apply_overrides, describe_config, load_config, read_yaml
+from core.device import describe_device, resolve_device
 from core.errors import ArenaError
 from core.run import Run, read_run_config
 from envs import make_game
@@ -142,7 +143,10 @@ def main(args: argparse.Namespace) -> int:
     # SIGTERM (a scheduler's kill) goes the same clean way as Ctrl-C: the loop writes a checkpoint first
     signal.signal(signal.SIGTERM, _interrupt)
     with run:
-        print(f"run dir: {run.path}", file=sys.stderr)
+        print(
+            f"run dir: {run.path} (learner on {describe_device(resolve_device(run.config.run.device))})",
+            file=sys.stderr,
+        )
         if run.resumed_step is not None:
             print(f"resumed from step {run.resumed_step}", file=sys.stderr)
         try:
