@@ -24,6 +24,7 @@ import importlib.util
 import io
 import itertools
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Literal
@@ -270,12 +271,37 @@ class MirrorAveraged:
         return (priors + mirror_priors) / 2, (values + mirror_values) / 2
 
 
-def selfplay_backend(backend: Backend, device: torch.device | str) -> Backend:
-    """The backend self-play runs for `backend`: `auto` on a CPU with VNNI is the int8 graph (measured ~2.3x
-    float ONNX's simulations/s, same strength within noise); elsewhere `auto` stays float."""
+def int8_speedup(net: PolicyValueNet, batch: int = 128, threads: int | None = None, repeats: int = 5) -> float:
+    """How many times faster the int8 graph of `net` runs than its float graph here: each timed on one batch of
+    `batch` positions (random planes, also the int8 graph's calibration), the best of `repeats` tries each, in
+    turns. About a second for the towers we train on CPU."""
+    rng = np.random.default_rng(0)
+    obs = (rng.random((batch, *net.tower.obs_shape)) < 0.3).astype(np.float32)
+    mask = np.ones((batch, net.policy_fc.out_features), dtype=bool)
+    threads = threads or torch.get_num_threads()
+    exact = OnnxEvaluator(net, threads=threads)
+    quantized = OnnxEvaluator(net, threads=threads, int8=True, calibration_positions=batch)
+    quantized(obs, mask)  # calibrates and quantizes
+    best = {exact: float("inf"), quantized: float("inf")}
+    for _ in range(repeats):
+        for evaluator in best:
+            start = time.perf_counter()
+            evaluator(obs, mask)
+            best[evaluator] = min(best[evaluator], time.perf_counter() - start)
+    return best[exact] / best[quantized]
+
+
+INT8_MIN_SPEEDUP = 1.2
+"""`auto` self-play takes the int8 graph only when it measures at least this much faster than the float one."""
+
+
+def selfplay_backend(backend: Backend, device: torch.device | str, net: PolicyValueNet) -> Backend:
+    """The backend self-play runs for `backend`: `auto` on a CPU with VNNI is the int8 graph where it measures
+    faster for `net` (`int8_speedup`: 2.3-2.8x on this project's 2-core Xeon; the H200 machine's host CPU, VNNI
+    too, ran it at 0.5x float, README), float ONNX elsewhere; other backends are taken as given."""
     on_cpu = torch.device(device).type == "cpu"
     if backend == "auto" and on_cpu and onnxruntime_available() and cpu_has_vnni():
-        return "onnx-int8"
+        return "onnx-int8" if int8_speedup(net) >= INT8_MIN_SPEEDUP else "auto"
     return backend
 
 

@@ -54,7 +54,7 @@ class Training:
             self.learner.steps = self.counters["steps"]
         elif config.learn.init_weights:
             self._init_weights(config.learn.init_weights)
-        inference = selfplay_backend(config.selfplay.inference, self.device)
+        inference = selfplay_backend(config.selfplay.inference, self.device, self.net)
         self.evaluator = make_evaluator(self.net, self.device, play_backend(inference))
         # with gating, self-play uses the best weights so far; without, the learner's newest
         self.acting_net = copy.deepcopy(self.net) if config.eval.gate else self.net
@@ -269,7 +269,7 @@ class AZActor:
         game = make_game(config.game)
         self.net = build_net(config, game, device)
         rng = np.random.default_rng([config.run.seed, index, time.time_ns()])  # new games after every restart
-        self.evaluator = make_evaluator(self.net, device, selfplay_backend(config.selfplay.inference, device))
+        self.evaluator = make_evaluator(self.net, device, selfplay_backend(config.selfplay.inference, device, self.net))
         self.actor = SelfPlayActor(game, self.evaluator, config.selfplay, rng)
         learn, distributed = config.learn, config.distributed
         # the learner consumes this many samples of this actor's per weight version
