@@ -14,6 +14,9 @@ from core.config import ConfigError
 MPI_LAUNCH_VARIABLES = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID", "HYDI_CONTROL_FD")
 """Set by mpirun (MPICH/Hydra, Open MPI, PMIx) or srun in each rank it starts."""
 
+MPI_SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
+"""The number of ranks mpirun started (MPICH/Hydra, Open MPI), to check against what the MPI library sees."""
+
 
 def resolve_device(name: str) -> torch.device:
     """`run.device` as a torch device: `auto` takes CUDA when present, else the CPU."""
@@ -38,6 +41,15 @@ def mpi_world() -> Any:
         return None
     from mpi4py import MPI  # why: an optional extra, and importing it initialises MPI
 
+    launched = next((int(os.environ[k]) for k in MPI_SIZE_VARIABLES if os.environ.get(k, "").isdigit()), 0)
+    if launched > 1 and MPI.COMM_WORLD.Get_size() == 1:
+        # every rank would run alone, all into the same run dir
+        library = MPI.Get_library_version().split("\n")[0].strip()
+        raise ConfigError(
+            f"mpirun started {launched} ranks but MPI here sees a world of 1: mpi4py loaded another MPI library "
+            f"({library}) than the one whose mpirun started it; use that library's mpirun, or point mpi4py at "
+            "mpirun's library (for the mpich wheel: MPI4PY_MPIABI=mpich and its lib folder on LD_LIBRARY_PATH)"
+        )
     return MPI.COMM_WORLD
 
 

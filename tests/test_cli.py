@@ -1,5 +1,7 @@
 """The CLI: every command is listed, and bad input ends in one line on stderr with exit code 2."""
 
+import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -145,6 +147,18 @@ def test_algo_given_twice_must_agree(tmp_path, capsys):
     code, _, err = run_cli(["train", "--algo", "dqn", "configs/ppo_cartpole.yaml", f"run.runs_dir={tmp_path}"], capsys)
     assert code == 2
     assert one_error_line(err) == "--algo dqn contradicts algo ppo in configs/ppo_cartpole.yaml; drop one of them"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None, reason="mpi4py not installed (pip install mpi4py)")
+def test_a_rank_whose_mpi_library_is_not_mpiruns_stops_instead_of_training_alone(tmp_path):
+    # What Open MPI's mpirun looks like to an MPICH mpi4py (and the reverse): every rank a world of one, all
+    # writing one run dir. Seen on a GPU machine whose image had Open MPI beside the mpich wheel.
+    env = {**os.environ, "OMPI_COMM_WORLD_SIZE": "3", "OMPI_COMM_WORLD_RANK": "0"}
+    command = [sys.executable, "-m", "runners.selfplay", "configs/az_tictactoe.yaml", f"run.runs_dir={tmp_path}"]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert one_error_line(done.stderr, "selfplay").startswith("mpirun started 3 ranks but MPI here sees a world of 1")
+    assert not list(tmp_path.iterdir())
 
 
 def test_one_process_refuses_several_learners(tmp_path, capsys):
