@@ -382,8 +382,9 @@ class BatchedMCTS:
             leaf_values = np.where(np.isnan(exact), leaf_values, exact)
         same_player = self.player[all_games, all_nodes] == self.player[all_games, leaves]
         signed = np.where(same_player, leaf_values, -leaf_values)
-        np.add.at(self.visits, (all_games, all_nodes, all_actions), 1.0)
-        np.add.at(self.value_sum, (all_games, all_nodes, all_actions), signed)
+        # a path visits each of its game's nodes once, so the (game, node) pairs are unique: plain `+=` is exact
+        self.visits[all_games, all_nodes, all_actions] += 1.0
+        self.value_sum[all_games, all_nodes, all_actions] += signed
         self.search_visits[path_games[0], path_actions[0]] += 1
         if self.config.solver:
             for level_games, level_nodes in zip(reversed(path_games), reversed(path_nodes), strict=True):

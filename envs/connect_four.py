@@ -21,6 +21,13 @@ BOTTOM_ROW = sum(BOTTOM)
 BOARD = BOTTOM_ROW * ((1 << HEIGHT) - 1)  # every playable cell
 CELLS = WIDTH * HEIGHT
 
+TOP_ROW = sum(TOP)
+# the legal-move mask for each set of full columns, keyed by `mask & TOP_ROW` (search asks it for every new node)
+LEGAL_MASKS = {
+    sum(TOP[c] for c in range(WIDTH) if full >> c & 1): np.array([not full >> c & 1 for c in range(WIDTH)])
+    for full in range(1 << WIDTH)
+}
+
 # BIT_INDEX[r, c] is the bit of the cell in display row r (0 at the top) and column c.
 BIT_INDEX = np.array([[c * H1 + (HEIGHT - 1 - r) for c in range(WIDTH)] for r in range(HEIGHT)])
 
@@ -79,6 +86,12 @@ class ConnectFourState(State):
             return []
         mask = self.mask
         return [c for c in range(WIDTH) if not mask & TOP[c]]
+
+    def legal_mask(self) -> np.ndarray:
+        """Columns that are not full, as bool[7], while the game is on (a copy of a precomputed mask)."""
+        if self.winner is not None:
+            return np.zeros(WIDTH, dtype=bool)
+        return LEGAL_MASKS[self.mask & TOP_ROW].copy()
 
     def apply(self, action: int) -> ConnectFourState:
         """Drop a stone in column `action` (0-6)."""
