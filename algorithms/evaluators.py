@@ -297,7 +297,7 @@ INT8_MIN_SPEEDUP = 1.2
 
 def selfplay_backend(backend: Backend, device: torch.device | str, net: PolicyValueNet) -> Backend:
     """The backend self-play runs for `backend`: `auto` on a CPU with VNNI is the int8 graph where it measures
-    faster for `net` (`int8_speedup`: 2.3-2.8x on this project's 2-core Xeon; the H200 machine's host CPU, VNNI
+    faster for `net` (`int8_speedup`: 2-4x on this project's 2-core AMD EPYC; the H200 machine's host CPU, VNNI
     too, ran it at 0.5x float, README), float ONNX elsewhere; other backends are taken as given."""
     on_cpu = torch.device(device).type == "cpu"
     if backend == "auto" and on_cpu and onnxruntime_available() and cpu_has_vnni():
