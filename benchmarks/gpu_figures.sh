@@ -2,6 +2,7 @@
 # The CUDA checks and GPU figures in one command, on a machine with an NVIDIA GPU (about 7 minutes on an H200):
 #
 #     bash benchmarks/gpu_figures.sh [OUT_DIR]
+#     PYTHON=.venv/bin/python PATH=$PWD/.venv/bin:$PATH bash benchmarks/gpu_figures.sh   # with `make setup TORCH=torch`
 #
 # 1. tests/test_cuda.py: the learner under bf16 autocast, GPU inference against the CPU's, GPU-trained checkpoints
 #    on the CPU, `mpirun` with a GPU learner and CPU or GPU actors, PPO and DQN on the GPU;
