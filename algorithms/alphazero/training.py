@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import time
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,14 @@ from algorithms.alphazero.evaluation import evaluate_against, pons_figures
 from algorithms.alphazero.learner import Learner, build_net
 from algorithms.alphazero.replay import ReplayWindow, Samples
 from algorithms.alphazero.selfplay import SelfPlayActor
-from algorithms.evaluators import MirrorAveraged, make_evaluator, play_backend, selfplay_backend
+from algorithms.evaluators import (
+    MirrorAveraged,
+    OnnxEvaluator,
+    TorchEvaluator,
+    make_evaluator,
+    play_backend,
+    selfplay_backend,
+)
 from core.checkpoint import capture_rng, restore_rng
 from core.config import config_to_dict
 from core.device import resolve_device
@@ -54,14 +62,12 @@ class Training:
             self.learner.steps = self.counters["steps"]
         elif config.learn.init_weights:
             self._init_weights(config.learn.init_weights)
-        inference = selfplay_backend(config.selfplay.inference, self.device, self.net)
-        self.evaluator = make_evaluator(self.net, self.device, play_backend(inference))
+        # evaluation and gating judge the float net: `auto` is never the int8 graph (play_backend)
+        self.evaluator = make_evaluator(self.net, self.device, play_backend(config.selfplay.inference))
         # with gating, self-play uses the best weights so far; without, the learner's newest
         self.acting_net = copy.deepcopy(self.net) if config.eval.gate else self.net
         if config.eval.gate and payload is not None:
             self.acting_net.load_state_dict(acting_state)
-        separate = config.eval.gate or inference != play_backend(inference)
-        self.acting_evaluator = make_evaluator(self.acting_net, self.device, inference) if separate else self.evaluator
         self.owed_updates = 0.0
         self.losses: dict[str, float] = {}
         self.last_eval: dict[str, float] = {}
@@ -78,6 +84,15 @@ class Training:
                 f"learn.init_weights: {file} holds a {payload['az']['net']} net, this run builds {self.config.net}"
             )
         self.net.load_state_dict(payload["net"])
+
+    @cached_property
+    def acting_evaluator(self) -> OnnxEvaluator | TorchEvaluator:
+        """The evaluator one-process self-play searches with (the int8 graph where it pays off); built on first use,
+        since a learner rank under mpirun never self-plays."""
+        inference = selfplay_backend(self.config.selfplay.inference, self.device, self.acting_net)
+        if self.config.eval.gate or inference != play_backend(inference):
+            return make_evaluator(self.acting_net, self.device, inference)
+        return self.evaluator
 
     @property
     def steps(self) -> int:
