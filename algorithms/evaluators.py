@@ -6,8 +6,9 @@ Torch trains; inference goes through whichever backend is fastest where it runs:
   Runtime, 2x or more torch eager's evaluations/s for the small towers we train on CPU
   (`python benchmarks/mcts_speed.py`). `refresh()` re-exports after the weights change.
 - `OnnxEvaluator(int8=True)` (`onnx-int8`): the same graph with its convolutions quantized to int8 (QDQ,
-  per-channel weights), calibrated on the positions it evaluated last; on CPUs with VNNI it runs ~2.8x the float
-  graph, at ~97% of the float net's top moves and a mean value error of ~0.03 (`benchmarks/mcts_speed.py`).
+  per-channel weights), calibrated on the positions it evaluated last; on this project's CPU (VNNI) it runs ~2.8x
+  the float graph, at ~97% of the float net's top moves and a mean value error of ~0.03
+  (`benchmarks/mcts_speed.py`).
 - `TorchEvaluator` (CUDA, or anywhere onnxruntime is missing): the net in eval mode, bf16 autocast on CUDA.
 
 `MirrorAveraged(evaluator, game)` averages one of those over each position and its left-right mirror (play only:

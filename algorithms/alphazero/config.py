@@ -43,9 +43,9 @@ class SelfPlayConfig:
     """Each self-play game starts from 0..opening_plies uniformly random moves (more varied games)."""
     inference: Backend = "auto"
     """Self-play inference: `onnx` (ONNX Runtime, CPU), `onnx-int8` (its int8-quantized graph: ~2.3x the
-    simulations/s of `onnx` on CPUs with VNNI), `torch`, or `auto` (onnx-int8 on a CPU with VNNI where it measures
-    at least 1.2x the float graph when self-play starts, else onnx on CPU when installed, torch on CUDA).
-    Evaluation and gating use the float graph (`onnx` for `onnx-int8`)."""
+    simulations/s of `onnx` here; 0.5x on the H200 machine's host, VNNI too), `torch`, or `auto` (onnx-int8 on a
+    CPU with VNNI where it measures at least 1.2x the float graph when self-play starts, else onnx on CPU when
+    installed, torch on CUDA). Evaluation and gating use the float graph (`onnx` for `onnx-int8`)."""
     refresh_every: int = param(10, ge=1)
     """One process: learner updates between refreshes of the self-play evaluator's weights (an ONNX re-export)."""
     fast_simulations: int = param(0, ge=0)
