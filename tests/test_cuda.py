@@ -32,6 +32,7 @@ from core.checkpoint import load_checkpoint_file, resolve_checkpoint_path
 from core.config import load_config
 from core.run import Run
 from envs import make_game
+from tests.test_evaluators import positions
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible to torch")
 
@@ -50,19 +51,6 @@ TINY_AZ = [
     "run.checkpoint_every=10",
     "tracking.mode=disabled",
 ]
-
-
-def random_positions(game, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Observations and legal masks of positions from random games."""
-    rng = np.random.default_rng(seed)
-    obs, mask = [], []
-    while len(obs) < count:
-        state = game.initial_state()
-        while not state.is_terminal() and len(obs) < count:
-            obs.append(state.observation())
-            mask.append(state.legal_mask())
-            state = state.apply(int(rng.choice(state.legal_actions())))
-    return np.stack(obs), np.stack(mask)
 
 
 def test_the_alphazero_learner_trains_on_cuda_under_bf16_with_float_weights():
@@ -93,7 +81,7 @@ def test_the_alphazero_learner_trains_on_cuda_under_bf16_with_float_weights():
 def test_batched_inference_on_cuda_agrees_with_the_cpu_on_the_shipped_net():
     game = make_game("connect_four")
     net = load_agent(game, "connect_four", mirror=False).evaluator.net
-    obs, mask = random_positions(game, 1024, seed=0)
+    obs, mask = positions(1024)  # Connect Four positions 0-11 random plies in
     cpu = TorchEvaluator(net, torch.device("cpu"))
     gpu = make_evaluator(net, CUDA)  # auto on CUDA: torch, bf16 autocast
     assert isinstance(gpu, TorchEvaluator)
