@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q "$(TORCH)" -e ".[$(EXTRAS)]"
+	$(BIN)/python -m agents.mcts  # compiles the search tree's numba kernels into their cache (~12 s, once)
 	touch $@
 
 # The main job: AlphaZero self-play on Connect Four under MPI (one learner, two actors: the learner waits on

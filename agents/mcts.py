@@ -2,8 +2,9 @@
 
 The search sees only Game/State and an Evaluator, a batched callable
 `(obs [B, C, H, W], mask [B, A]) -> (priors [B, A], values [B])` whose values are from the side to move. It
-imports no torch. Trees are arrays, one row per game, so selection and backup are numpy expressions across
-games rather than Python loops over nodes:
+imports no torch. Trees are arrays, one row per game, walked by the numba-compiled kernels of
+`agents/mcts_tree.py` (selection, backup, proofs, tree reuse); this file keeps the game states, calls the
+evaluator on every game's new leaf at once and turns the roots into results:
 
 ```
 visits[g, n, a]      # [B, N, A] edge visit counts
@@ -11,6 +12,7 @@ value_sum[g, n, a]   # [B, N, A] sum of backed-up values, from the view of the p
 prior[g, n, a]       # [B, N, A] evaluator priors (root mixed with Dirichlet noise while searching)
 children[g, n, a]    # [B, N, A] child node index, -1 before expansion
 proven[g, n]         # [B, N] exact value of node n for its side to move once solved, NaN while unknown
+parent[g, n]         # [B, N] parent node (-1 at the root), reached by parent_action[g, n]
 ```
 
 Two ways to pick a move (`SearchConfig.kind`):
@@ -41,6 +43,10 @@ from functools import cache
 from typing import Literal, NamedTuple
 
 import numpy as np
+
+from agents import mcts_tree
+from agents.mcts_tree import Rules, Tree
+from envs import make_game
 
 Evaluator = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 """`(obs [B, C, H, W], legal mask [B, A]) -> (priors [B, A], values [B])`, values from the side to move."""
@@ -119,6 +125,15 @@ class BatchedMCTS:
         self.num_actions = num_actions
         self.config = config
         self.rng = rng
+        self.rules = Rules(
+            gumbel=config.kind == "gumbel",
+            solver=config.solver,
+            c_puct=float(config.c_puct),
+            fpu_reduction=float(config.fpu_reduction),
+            c_visit=float(config.c_visit),
+            c_scale=float(config.c_scale),
+            max_considered=int(config.max_considered),
+        )
         self.batch = 0
         self.capacity = 0
 
@@ -136,6 +151,8 @@ class BatchedMCTS:
         self.terminal = np.zeros((batch, capacity), bool)  # [B, N]
         self.proven = np.full((batch, capacity), np.nan, np.float32)  # [B, N] exact value once solved
         self.player = np.zeros((batch, capacity), np.int8)  # [B, N] player to move at the node
+        self.parent = np.full((batch, capacity), -1, np.int32)  # [B, N] parent node, -1 at the root
+        self.parent_action = np.zeros((batch, capacity), np.int32)  # [B, N] the move from the parent here
         self.root_prior = np.zeros((batch, a), np.float32)  # [B, A] root priors without noise
         self.gumbel = np.zeros((batch, a), np.float32)  # [B, A] this search's root Gumbel noise
         self.search_visits = np.zeros((batch, a), np.float32)  # [B, A] root visits of this search alone
@@ -154,7 +171,27 @@ class BatchedMCTS:
             ("terminal", False),
             ("proven", np.nan),
             ("player", 0),
+            ("parent", -1),
+            ("parent_action", 0),
         ]
+
+    def _tree(self) -> Tree:
+        """The arrays as the compiled kernels take them (views, not copies: the kernels write into them)."""
+        return Tree(
+            self.visits,
+            self.value_sum,
+            self.prior,
+            self.children,
+            self.legal,
+            self.node_value,
+            self.terminal,
+            self.proven,
+            self.player,
+            self.parent,
+            self.parent_action,
+            self.gumbel,
+            self.search_visits,
+        )
 
     def _grow(self, needed: int) -> None:
         if needed <= self.capacity:
@@ -169,29 +206,47 @@ class BatchedMCTS:
     def reset(self, states: Sequence) -> None:
         """Start fresh trees at these root states (one per game)."""
         self._allocate(len(states), max(2 * self.config.simulations + 2, 8))
-        roots = [self._add_node(g, s) for g, s in enumerate(states)]
-        self._evaluate([(g, n) for g, n in enumerate(roots) if not self.terminal[g, n]])
+        games = np.arange(len(states))
+        roots = self._add_nodes(games, list(states))
+        self._evaluate(games, roots)
         self.root_prior[:] = self.prior[:, 0]
 
-    def _add_node(self, game: int, state) -> int:
-        node = int(self.num_nodes[game])
-        self.num_nodes[game] += 1
-        self.states[game].append(state)
-        self.player[game, node] = state.current_player()
-        if state.is_terminal():
-            self.terminal[game, node] = True
-            self.node_value[game, node] = self.proven[game, node] = state.returns()[state.current_player()]
-        else:
-            self.legal[game, node] = state.legal_mask()
-        return node
+    def _add_nodes(
+        self, games: np.ndarray, states: list, parents: np.ndarray | None = None, actions: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Append one node per game (games distinct) holding `states`, under `parents` by `actions` if given."""
+        nodes = self.num_nodes[games].copy()
+        self.num_nodes[games] += 1
+        players = np.empty(len(states), np.int8)
+        terminal = np.zeros(len(states), bool)
+        exact = np.full(len(states), np.nan, np.float32)
+        legal = np.zeros((len(states), self.num_actions), bool)
+        for i, (game, state) in enumerate(zip(games.tolist(), states, strict=True)):
+            self.states[game].append(state)
+            players[i] = player = state.current_player()
+            if state.is_terminal():
+                terminal[i] = True
+                exact[i] = state.returns()[player]
+            else:
+                legal[i] = state.legal_mask()
+        self.player[games, nodes] = players
+        self.terminal[games, nodes] = terminal
+        self.node_value[games, nodes] = np.where(terminal, exact, 0.0)
+        self.proven[games, nodes] = exact
+        self.legal[games, nodes] = legal
+        if parents is not None:
+            self.parent[games, nodes] = parents
+            self.parent_action[games, nodes] = actions
+            self.children[games, parents, actions] = nodes
+        return nodes
 
-    def _evaluate(self, leaves: list[tuple[int, int]]) -> None:
-        """One evaluator call for every leaf in the batch (at most one per game)."""
-        if not leaves:
+    def _evaluate(self, games: np.ndarray, nodes: np.ndarray) -> None:
+        """One evaluator call for these nodes (at most one per game); terminal ones keep their exact values."""
+        wanted = ~self.terminal[games, nodes]
+        games, nodes = games[wanted], nodes[wanted]
+        if not len(games):
             return
-        games = np.fromiter((g for g, _ in leaves), np.int64, len(leaves))
-        nodes = np.fromiter((n for _, n in leaves), np.int64, len(leaves))
-        states = [self.states[g][n] for g, n in leaves]
+        states = [self.states[g][n] for g, n in zip(games.tolist(), nodes.tolist(), strict=True)]
         obs = states[0].game.observations(states)  # [L, C, H, W]
         mask = self.legal[games, nodes]  # [L, A]
         priors, values = self.evaluator(obs, mask)
@@ -214,8 +269,8 @@ class BatchedMCTS:
         """
         simulations = self.config.simulations if simulations is None else simulations
         if self.pending_roots:
-            pending, self.pending_roots = self.pending_roots, []
-            self._evaluate([(g, 0) for g in pending])
+            pending, self.pending_roots = np.array(self.pending_roots), []
+            self._evaluate(pending, np.zeros(len(pending), np.int64))
             self.root_prior[pending] = self.prior[pending, 0]
         games = np.arange(self.batch) if games is None else np.asarray(games, np.int64)
         games = games[~self.terminal[games, 0]]
@@ -228,8 +283,9 @@ class BatchedMCTS:
                 self._draw_gumbel(noisy, self.config.gumbel_scale)
             else:
                 self._mix_root_noise(noisy)
+            schedule = halving_schedule(self.num_actions, simulations)
             for k in range(simulations):
-                self._simulate(games, k, simulations)
+                self._simulate(games, schedule[:, k])
             self.prior[games, 0] = self.root_prior[games]
         return self._result(games)
 
@@ -247,162 +303,40 @@ class BatchedMCTS:
         if scale > 0 and len(games):
             self.gumbel[games] = scale * self.rng.gumbel(size=(len(games), self.num_actions)).astype(np.float32)
 
-    def _q(self, games: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean values [b, A] of the children of `nodes` from their side to move (exact where proven), visits."""
-        visits = self.visits[games, nodes]  # [b, A]
-        q = self.value_sum[games, nodes] / np.maximum(visits, 1)
-        if self.config.solver:
-            exact = self._child_proofs(games, nodes)
-            q = np.where(np.isnan(exact), q, exact)
-        return q, visits
-
     def _child_proofs(self, games: np.ndarray, nodes: np.ndarray) -> np.ndarray:
         """[b, A] proven values of the children from the parent's side to move (NaN: unknown or unexpanded)."""
-        children = self.children[games, nodes]  # [b, A]
-        index = np.maximum(children, 0)
-        proven = self.proven[games[:, None], index]
-        same = self.player[games[:, None], index] == self.player[games, nodes][:, None]
-        return np.where(children >= 0, np.where(same, proven, -proven), np.nan)
-
-    def _puct(self, games: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-        """PUCT scores [b, A] of the children of `nodes`, illegal moves at -inf."""
-        q, visits = self._q(games, nodes)
-        parent_visits = visits.sum(axis=1, keepdims=True)  # [b, 1]
-        fpu = self.node_value[games, nodes][:, None] - self.config.fpu_reduction
-        q = np.where(visits > 0, q, fpu)
-        u = self.config.c_puct * self.prior[games, nodes] * np.sqrt(parent_visits + 1) / (1 + visits)
-        return np.where(self.legal[games, nodes], q + u, -np.inf)
-
-    def _sigma_completed_q(self, games: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-        """sigma(completed Q) [b, A]: unvisited children take v_mix, then min-max to [0, 1], then scaled by visits."""
-        q, visits = self._q(games, nodes)
-        legal = self.legal[games, nodes]
-        prior = np.where(legal, np.maximum(self.prior[games, nodes], 1e-30), 0.0)
-        seen = visits > 0
-        total = visits.sum(axis=1)  # [b]
-        seen_prior = np.where(seen, prior, 0.0).sum(axis=1)
-        weighted_q = np.where(seen, prior * q, 0.0).sum(axis=1) / np.where(seen_prior > 0, seen_prior, 1.0)
-        v_mix = (self.node_value[games, nodes] + total * weighted_q) / (total + 1)  # [b]
-        completed = np.where(seen, q, v_mix[:, None])
-        low = np.where(legal, completed, np.inf).min(axis=1, keepdims=True)
-        high = np.where(legal, completed, -np.inf).max(axis=1, keepdims=True)
-        rescaled = (completed - low) / np.maximum(high - low, 1e-8)
-        scale = (self.config.c_visit + visits.max(axis=1, keepdims=True)) * self.config.c_scale
-        return np.where(legal, scale * rescaled, 0.0)
-
-    def _logits(self, games: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-        """log priors [b, A], -inf where illegal."""
-        prior = self.prior[games, nodes]
-        with np.errstate(divide="ignore"):
-            return np.where(self.legal[games, nodes], np.log(np.maximum(prior, 1e-30)), -np.inf)
+        return mcts_tree.child_proofs(self._tree(), np.asarray(games, np.int64), np.asarray(nodes, np.int64))
 
     def improved_policy(self, games: np.ndarray, nodes: np.ndarray) -> np.ndarray:
         """Gumbel's policy [b, A] at `nodes`: softmax(logits + sigma(completed Q)), zero on illegal moves."""
-        scores = self._logits(games, nodes) + self._sigma_completed_q(games, nodes)
-        scores = scores - scores.max(axis=1, keepdims=True)
-        weights = np.exp(scores)
-        return weights / weights.sum(axis=1, keepdims=True)
+        tree, games, nodes = self._tree(), np.asarray(games, np.int64), np.asarray(nodes, np.int64)
+        return mcts_tree.improved_policies(tree, self.rules, games, nodes)
 
-    def _gumbel_root(self, games: np.ndarray, k: int, simulations: int) -> np.ndarray:
-        """The root action of simulation `k` for each game: sequential halving over Gumbel-top-k."""
-        legal = self.legal[games, 0]
-        considered = np.minimum(self.config.max_considered, legal.sum(axis=1))
-        target = halving_schedule(self.num_actions, simulations)[considered, k]  # [b]
-        scores = self._gumbel_scores(games)
-        return np.where(self.search_visits[games] == target[:, None], scores, -np.inf).argmax(axis=1)
+    def _simulate(self, games: np.ndarray, halving_targets: np.ndarray) -> None:
+        """One simulation in each game: select to a leaf, expand and evaluate the new leaves together, back up.
 
-    def _gumbel_scores(self, games: np.ndarray) -> np.ndarray:
-        """g + logits + sigma(completed Q) [b, A] at the roots (-inf where illegal)."""
-        roots = np.zeros(len(games), np.int64)
-        logits = self._logits(games, roots)
-        logits = logits - logits.max(axis=1, keepdims=True)
-        return self.gumbel[games] + logits + self._sigma_completed_q(games, roots)
-
-    def _gumbel_interior(self, games: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-        """Deterministic selection below the root: the child whose visit share lags its improved policy most."""
-        visits = self.visits[games, nodes]
-        scores = self.improved_policy(games, nodes) - visits / (1 + visits.sum(axis=1, keepdims=True))
-        return np.where(self.legal[games, nodes], scores, -np.inf).argmax(axis=1)
-
-    def _select(self, games: np.ndarray, nodes: np.ndarray, depth: int, k: int, simulations: int) -> np.ndarray:
-        if self.config.kind == "puct":
-            return self._puct(games, nodes).argmax(axis=1)
-        if depth == 0:
-            return self._gumbel_root(games, k, simulations)
-        return self._gumbel_interior(games, nodes)
-
-    def _solved(self, games: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-        """[b] whether each node is terminal or (with the solver) proven."""
-        if self.config.solver:
-            return ~np.isnan(self.proven[games, nodes])
-        return self.terminal[games, nodes]
-
-    def _simulate(self, games: np.ndarray, k: int = 0, simulations: int = 1) -> None:
-        """One simulation in each game: select to a leaf, expand and evaluate the leaves together, back up."""
-        games = games[~self._solved(games, np.zeros(len(games), np.int64))]
+        `halving_targets[m]`: the root visits sequential halving looks for in this simulation with m considered
+        actions (Gumbel only).
+        """
+        solved = ~np.isnan(self.proven[games, 0]) if self.config.solver else self.terminal[games, 0]
+        games = games[~solved]
         if not len(games):
             return
-        path_games, path_nodes, path_actions = [], [], []
-        active = games
-        nodes = np.zeros(len(games), np.int64)
-        leaf_node = np.zeros(self.batch, np.int64)
-        expand_from: list[tuple[int, int, int]] = []  # (game, parent node, action) whose child is new
-        depth = 0
-        while len(active):
-            actions = self._select(active, nodes, depth, k, simulations)
-            path_games.append(active)
-            path_nodes.append(nodes)
-            path_actions.append(actions)
-            child = self.children[active, nodes, actions]
-            new = child < 0
-            for g, n, a in zip(active[new], nodes[new], actions[new], strict=True):
-                expand_from.append((int(g), int(n), int(a)))
-            reached = ~new
-            stop = reached & self._solved(active, np.maximum(child, 0))
-            leaf_node[active[stop]] = child[stop]
-            go_on = reached & ~stop
-            active, nodes = active[go_on], child[go_on].astype(np.int64)
-            depth += 1
-        to_evaluate = []
-        for g, n, a in expand_from:
-            node = self._add_node(g, self.states[g][n].apply(a))
-            self.children[g, n, a] = node
-            leaf_node[g] = node
-            if not self.terminal[g, node]:
-                to_evaluate.append((g, node))
-        self._evaluate(to_evaluate)
-        # back up: every edge on the path gets the leaf value seen from the player at that edge's node
-        all_games = np.concatenate(path_games)
-        all_nodes = np.concatenate(path_nodes)
-        all_actions = np.concatenate(path_actions)
-        leaves = leaf_node[all_games]
-        leaf_values = self.node_value[all_games, leaves]
-        if self.config.solver:
-            exact = self.proven[all_games, leaves]
-            leaf_values = np.where(np.isnan(exact), leaf_values, exact)
-        same_player = self.player[all_games, all_nodes] == self.player[all_games, leaves]
-        signed = np.where(same_player, leaf_values, -leaf_values)
-        # a path visits each of its game's nodes once, so the (game, node) pairs are unique: plain `+=` is exact
-        self.visits[all_games, all_nodes, all_actions] += 1.0
-        self.value_sum[all_games, all_nodes, all_actions] += signed
-        self.search_visits[path_games[0], path_actions[0]] += 1
-        if self.config.solver:
-            for level_games, level_nodes in zip(reversed(path_games), reversed(path_nodes), strict=True):
-                self._prove(level_games, level_nodes)
-
-    def _prove(self, games: np.ndarray, nodes: np.ndarray) -> None:
-        """Mark nodes solved whose children decide them: one proven win, or every child proven."""
-        unknown = np.isnan(self.proven[games, nodes])
-        games, nodes = games[unknown], nodes[unknown]
-        if not len(games):
-            return
-        exact = self._child_proofs(games, nodes)  # [b, A] from the node's side to move
-        legal = self.legal[games, nodes]
-        known = legal & ~np.isnan(exact)
-        best = np.where(known, exact, -np.inf).max(axis=1)
-        wins = best >= 1.0
-        decided = wins | (known == legal).all(axis=1)
-        self.proven[games[decided], nodes[decided]] = best[decided]
+        tree = self._tree()
+        parents = np.empty(len(games), np.int64)
+        actions = np.empty(len(games), np.int64)
+        leaves = np.empty(len(games), np.int64)
+        mcts_tree.select_leaves(tree, self.rules, games, halving_targets, parents, actions, leaves)
+        new = np.flatnonzero(leaves < 0)
+        if len(new):
+            grow, parent, action = games[new], parents[new], actions[new]
+            states = [
+                self.states[g][n].apply(a)
+                for g, n, a in zip(grow.tolist(), parent.tolist(), action.tolist(), strict=True)
+            ]
+            leaves[new] = self._add_nodes(grow, states, parent, action)
+            self._evaluate(grow, leaves[new])
+        mcts_tree.backup(tree, self.rules, games, leaves)
 
     # -- results and moves --------------------------------------------------------------------------------------
 
@@ -414,7 +348,7 @@ class BatchedMCTS:
         legal = self.legal[:, 0]
         if self.config.kind == "gumbel":
             policy = self.improved_policy(everyone, roots)
-            scores = self._gumbel_scores(everyone)
+            scores = mcts_tree.root_gumbel_scores(self._tree(), self.rules)
             ours = self.search_visits
             most = ours == ours.max(axis=1, keepdims=True)
             action = np.where(legal & most, scores, -np.inf).argmax(axis=1)
@@ -465,43 +399,25 @@ class BatchedMCTS:
         """Play `action` in one game and keep the subtree below it as that game's new tree (tree reuse)."""
         child = int(self.children[game, 0, action])
         if child < 0:
-            state = self.states[game][0].apply(action)
-            self._replace_tree(game, [], state)
+            self.replace_root(game, self.states[game][0].apply(action))
             return
-        # breadth-first copy of the subtree, renumbering nodes from 0
-        order = [child]
-        for old in order:  # a tree: every node has one parent, so no node is met twice
-            order.extend(int(c) for c in self.children[game, old] if c >= 0)
-        self._replace_tree(game, order, None)
-
-    def _replace_tree(self, game: int, order: list[int], state) -> None:
-        if order:
-            old = np.array(order)
-            k = len(order)
-            for name, _ in self._per_node_arrays():
-                if name != "children":
-                    array = getattr(self, name)
-                    array[game, :k] = array[game, old]
-            renumber = np.full(self.capacity, -1, np.int32)
-            renumber[old] = np.arange(k, dtype=np.int32)
-            children = self.children[game, old]  # [k, A] old numbers; the copy holds every child of its nodes
-            self.children[game, :k] = np.where(children >= 0, renumber[np.maximum(children, 0)], -1)
-            self.states[game] = [self.states[game][n] for n in order]
-        else:
-            k = 0
-            self.states[game] = []
-        for name, fill in self._per_node_arrays():
-            getattr(self, name)[game, k:] = fill
-        self.num_nodes[game] = k
-        if not order:
-            self._add_node(game, state)
-            if not self.terminal[game, 0]:
-                self.pending_roots.append(game)  # evaluated with the others at the next search, in one batch
+        used = int(self.num_nodes[game])
+        order = np.empty(used, np.int64)
+        kept = mcts_tree.keep_subtree(self._tree(), game, child, used, order)
+        states = self.states[game]
+        self.states[game] = [states[n] for n in order[:kept].tolist()]
+        self.num_nodes[game] = kept
         self.root_prior[game] = self.prior[game, 0]
 
     def replace_root(self, game: int, state) -> None:
         """Start a fresh tree for one game (e.g. a new game in its slot)."""
-        self._replace_tree(game, [], state)
+        mcts_tree.clear(self._tree(), game, 0, int(self.num_nodes[game]))
+        self.num_nodes[game] = 0
+        self.states[game] = []
+        self._add_nodes(np.array([game]), [state])
+        if not self.terminal[game, 0]:
+            self.pending_roots.append(game)  # evaluated with the others at the next search, in one batch
+        self.root_prior[game] = 0.0
 
 
 def visit_policy(visits: np.ndarray, temperature: float) -> np.ndarray:
@@ -533,3 +449,18 @@ def uniform_evaluator(num_actions: int) -> Evaluator:
 def temperature_at(move_number: int, moves_at_full: int, final: float = 0.0) -> float:
     """AlphaZero's schedule: temperature 1 for the first `moves_at_full` moves, then `final`."""
     return 1.0 if move_number < moves_at_full else final
+
+
+def compile_kernels() -> None:
+    """Compile the tree kernels into numba's on-disk cache once (`make setup` runs it, so no run waits ~12 s)."""
+    game, rng = make_game("tictactoe"), np.random.default_rng(0)
+    for kind in ("puct", "gumbel"):
+        mcts = BatchedMCTS(uniform_evaluator(game.num_actions), game.num_actions, SearchConfig(4, kind=kind), rng)
+        mcts.reset([game.initial_state()])
+        mcts.advance(0, int(mcts.search(noise=False).action[0]))
+        mcts.replace_root(0, game.initial_state())
+        mcts.search(noise=False)
+
+
+if __name__ == "__main__":
+    compile_kernels()

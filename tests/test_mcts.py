@@ -116,6 +116,22 @@ def test_tree_reuse_keeps_the_chosen_subtree():
     assert again.visits[0].sum() == child_visits.sum() + 100
 
 
+def test_tree_reuse_keeps_every_link_between_parents_and_children():
+    mcts, _ = search([C4.state_from_moves(m) for m in ("", "3344", "41")], 300, kind="gumbel")
+    for _ in range(6):
+        for g in range(3):
+            used = int(mcts.num_nodes[g])
+            assert mcts.parent[g, 0] == -1 and (mcts.parent[g, used:] == -1).all()
+            assert (mcts.visits[g, used:] == 0).all() and np.isnan(mcts.proven[g, used:]).all()
+            for node in range(1, used):
+                parent, action = mcts.parent[g, node], mcts.parent_action[g, node]
+                assert mcts.children[g, parent, action] == node
+                assert mcts.states[g][node].moves == (*mcts.states[g][parent].moves, action)
+        result = mcts.search(50)
+        for g in np.flatnonzero(~mcts.terminal[:, 0]):
+            mcts.advance(g, int(result.action[g]))
+
+
 def test_dirichlet_noise_spreads_root_visits():
     _, plain = search([C4.initial_state()], 200)
     _, noisy = search([C4.initial_state()], 200, dirichlet_fraction=0.5, dirichlet_alpha=0.3)
