@@ -186,6 +186,34 @@ def test_puct_without_the_solver_reproduces_the_reference_visits():
     np.testing.assert_array_equal(result.visits[1], [9, 9, 9, 246, 9, 9, 9])
 
 
+def test_gumbel_with_the_solver_and_tree_reuse_reproduces_the_numpy_trees_visits():
+    """Recorded from the numpy tree the compiled kernels replaced: same noise, a fixed linear net, a reused tree."""
+    weights = np.random.default_rng(42).normal(size=(84, 8)).astype(np.float32)
+
+    def linear(obs, mask):
+        out = obs.reshape(len(obs), -1) @ weights
+        logits = np.where(mask, out[:, :7], -np.inf)
+        priors = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return priors / priors.sum(axis=1, keepdims=True), np.tanh(out[:, 7] / 4)
+
+    config = SearchConfig(simulations=48, kind="gumbel", max_considered=4)
+    mcts = BatchedMCTS(linear, C4.num_actions, config, np.random.default_rng(7))
+    mcts.reset([C4.state_from_moves(moves) for moves in ("", "4453", "334")])
+    first = mcts.search()
+    np.testing.assert_array_equal(
+        first.visits, [[6, 0, 0, 18, 6, 0, 18], [6, 0, 0, 0, 18, 18, 6], [0, 6, 18, 0, 18, 0, 6]]
+    )
+    assert first.action.tolist() == [3, 5, 2]
+    for g in range(3):
+        mcts.advance(g, int(first.action[g]))
+    second = mcts.search()
+    np.testing.assert_array_equal(
+        second.visits, [[6, 1, 31, 19, 0, 6, 2], [6, 0, 18, 6, 35, 0, 0], [18, 0, 18, 21, 6, 0, 2]]
+    )
+    assert second.action.tolist() == [3, 2, 0]
+    np.testing.assert_allclose(second.policy[0], [0.0956, 0.0003, 0.0823, 0.6424, 0.0063, 0.1670, 0.0060], atol=1e-4)
+
+
 # -- Gumbel ------------------------------------------------------------------------------------------------------
 
 
