@@ -142,38 +142,24 @@ class BatchedMCTS:
     def _allocate(self, batch: int, capacity: int) -> None:
         a = self.num_actions
         self.batch, self.capacity = batch, capacity
-        self.visits = np.zeros((batch, capacity, a), np.float32)  # [B, N, A]
-        self.value_sum = np.zeros((batch, capacity, a), np.float32)  # [B, N, A]
-        self.prior = np.zeros((batch, capacity, a), np.float32)  # [B, N, A]
-        self.children = np.full((batch, capacity, a), -1, np.int32)  # [B, N, A]
-        self.legal = np.zeros((batch, capacity, a), bool)  # [B, N, A]
-        self.node_value = np.zeros((batch, capacity), np.float32)  # [B, N] evaluator (or exact) value
-        self.terminal = np.zeros((batch, capacity), bool)  # [B, N]
-        self.proven = np.full((batch, capacity), np.nan, np.float32)  # [B, N] exact value once solved
-        self.player = np.zeros((batch, capacity), np.int8)  # [B, N] player to move at the node
-        self.parent = np.full((batch, capacity), -1, np.int32)  # [B, N] parent node, -1 at the root
-        self.parent_action = np.zeros((batch, capacity), np.int32)  # [B, N] the move from the parent here
+        self.visits = np.empty((batch, capacity, a), np.float32)  # [B, N, A]
+        self.value_sum = np.empty((batch, capacity, a), np.float32)  # [B, N, A]
+        self.prior = np.empty((batch, capacity, a), np.float32)  # [B, N, A]
+        self.children = np.empty((batch, capacity, a), np.int32)  # [B, N, A]
+        self.legal = np.empty((batch, capacity, a), bool)  # [B, N, A]
+        self.node_value = np.empty((batch, capacity), np.float32)  # [B, N] evaluator (or exact) value
+        self.terminal = np.empty((batch, capacity), bool)  # [B, N]
+        self.proven = np.empty((batch, capacity), np.float32)  # [B, N] exact value once solved
+        self.player = np.empty((batch, capacity), np.int8)  # [B, N] player to move at the node
+        self.parent = np.empty((batch, capacity), np.int32)  # [B, N] parent node, -1 at the root
+        self.parent_action = np.empty((batch, capacity), np.int32)  # [B, N] the move from the parent here
         self.root_prior = np.zeros((batch, a), np.float32)  # [B, A] root priors without noise
         self.gumbel = np.zeros((batch, a), np.float32)  # [B, A] this search's root Gumbel noise
         self.search_visits = np.zeros((batch, a), np.float32)  # [B, A] root visits of this search alone
         self.num_nodes = np.zeros(batch, np.int64)  # [B]
         self.states: list[list] = [[] for _ in range(batch)]
         self.pending_roots: list[int] = []  # fresh roots not yet evaluated
-
-    def _per_node_arrays(self) -> list[tuple[str, float]]:
-        return [
-            ("visits", 0),
-            ("value_sum", 0),
-            ("prior", 0),
-            ("children", -1),
-            ("legal", False),
-            ("node_value", 0),
-            ("terminal", False),
-            ("proven", np.nan),
-            ("player", 0),
-            ("parent", -1),
-            ("parent_action", 0),
-        ]
+        mcts_tree.clear(self._tree(), np.arange(batch), 0, capacity)
 
     def _tree(self) -> Tree:
         """The arrays as the compiled kernels take them (views, not copies: the kernels write into them)."""
@@ -196,12 +182,12 @@ class BatchedMCTS:
     def _grow(self, needed: int) -> None:
         if needed <= self.capacity:
             return
-        extra = max(needed, 2 * self.capacity) - self.capacity
-        for name, fill in self._per_node_arrays():
+        old, self.capacity = self.capacity, max(needed, 2 * self.capacity)
+        for name in mcts_tree.PER_NODE:
             array = getattr(self, name)
-            padding = np.full((self.batch, extra, *array.shape[2:]), fill, array.dtype)
+            padding = np.empty((self.batch, self.capacity - old, *array.shape[2:]), array.dtype)
             setattr(self, name, np.concatenate([array, padding], axis=1))
-        self.capacity += extra
+        mcts_tree.clear(self._tree(), np.arange(self.batch), old, self.capacity)
 
     def reset(self, states: Sequence) -> None:
         """Start fresh trees at these root states (one per game)."""
@@ -411,7 +397,7 @@ class BatchedMCTS:
 
     def replace_root(self, game: int, state) -> None:
         """Start a fresh tree for one game (e.g. a new game in its slot)."""
-        mcts_tree.clear(self._tree(), game, 0, int(self.num_nodes[game]))
+        mcts_tree.clear(self._tree(), np.array([game]), 0, int(self.num_nodes[game]))
         self.num_nodes[game] = 0
         self.states[game] = []
         self._add_nodes(np.array([game]), [state])

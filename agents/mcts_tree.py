@@ -35,6 +35,10 @@ class Tree(NamedTuple):
     search_visits: np.ndarray  # float32 [B, A] root visits of this search alone
 
 
+PER_NODE = tuple(name for name in Tree._fields if name not in ("gumbel", "search_visits"))
+"""The Tree arrays with an entry per node; the other two hold one row per game."""
+
+
 class Rules(NamedTuple):
     """The SearchConfig numbers the kernels read."""
 
@@ -324,13 +328,20 @@ def keep_subtree(tree, g, top, used, order):
     for i in range(k):
         parent = moved_parent[i]
         tree.parent[g, i] = renumber[parent] if parent >= 0 else -1  # the old root was not kept: -1
-    clear(tree, g, k, used)
+    clear_game(tree, g, k, used)
     return k
 
 
 @njit(cache=True)
-def clear(tree, g, start, stop):
-    """Reset nodes start..stop-1 of game g to empty."""
+def clear(tree, games, start, stop):
+    """Make nodes start..stop-1 of these games empty: what every node holds before `_add_nodes` fills it."""
+    for g in games:
+        clear_game(tree, g, start, stop)
+
+
+@njit(cache=True)
+def clear_game(tree, g, start, stop):
+    """`clear` for one game."""
     tree.visits[g, start:stop] = 0.0
     tree.value_sum[g, start:stop] = 0.0
     tree.prior[g, start:stop] = 0.0
