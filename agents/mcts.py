@@ -12,6 +12,7 @@ value_sum[g, n, a]   # [B, N, A] sum of backed-up values, from the view of the p
 prior[g, n, a]       # [B, N, A] evaluator priors (root mixed with Dirichlet noise while searching)
 children[g, n, a]    # [B, N, A] child node index, -1 before expansion
 proven[g, n]         # [B, N] exact value of node n for its side to move once solved, NaN while unknown
+edge_proof[g, n, a]  # [B, N, A] the same for each child, from node n's side to move (what selection reads)
 parent[g, n]         # [B, N] parent node (-1 at the root), reached by parent_action[g, n]
 ```
 
@@ -150,6 +151,7 @@ class BatchedMCTS:
         self.node_value = np.empty((batch, capacity), np.float32)  # [B, N] evaluator (or exact) value
         self.terminal = np.empty((batch, capacity), bool)  # [B, N]
         self.proven = np.empty((batch, capacity), np.float32)  # [B, N] exact value once solved
+        self.edge_proof = np.empty((batch, capacity, a), np.float32)  # [B, N, A] proven children, parent's view
         self.player = np.empty((batch, capacity), np.int8)  # [B, N] player to move at the node
         self.parent = np.empty((batch, capacity), np.int32)  # [B, N] parent node, -1 at the root
         self.parent_action = np.empty((batch, capacity), np.int32)  # [B, N] the move from the parent here
@@ -172,6 +174,7 @@ class BatchedMCTS:
             self.node_value,
             self.terminal,
             self.proven,
+            self.edge_proof,
             self.player,
             self.parent,
             self.parent_action,
@@ -224,6 +227,8 @@ class BatchedMCTS:
             self.parent[games, nodes] = parents
             self.parent_action[games, nodes] = actions
             self.children[games, parents, actions] = nodes
+            same = players == self.player[games, parents]
+            self.edge_proof[games, parents, actions] = np.where(same, exact, -exact)  # NaN unless terminal
         return nodes
 
     def _evaluate(self, games: np.ndarray, nodes: np.ndarray) -> None:

@@ -28,6 +28,7 @@ class Tree(NamedTuple):
     node_value: np.ndarray  # float32 [B, N] the evaluator's value (exact at terminal nodes)
     terminal: np.ndarray  # bool [B, N]
     proven: np.ndarray  # float32 [B, N] exact value once solved, NaN while unknown
+    edge_proof: np.ndarray  # float32 [B, N, A] the child's `proven` seen from node n's side to move, NaN unknown
     player: np.ndarray  # int8 [B, N] player to move
     parent: np.ndarray  # int32 [B, N] parent node, -1 at the root
     parent_action: np.ndarray  # int32 [B, N] the action that leads from the parent here
@@ -52,32 +53,17 @@ class Rules(NamedTuple):
 
 
 @njit(cache=True)
-def child_proof(tree, g, n, a):
-    """The proven value of child `a` of node n from n's side to move (NaN: not proven, or not expanded)."""
-    child = tree.children[g, n, a]
-    if child < 0:
-        return np.nan
-    exact = tree.proven[g, child]
-    return exact if tree.player[g, child] == tree.player[g, n] else -exact
+def edge_q(value_sum, visits, proof, solver):
+    """Mean value of an edge from its node's side to move, exact where the child is proven (proof not NaN)."""
+    if solver and not math.isnan(proof):
+        return proof
+    return value_sum / max(visits, 1.0)
 
 
 @njit(cache=True)
-def edge_q(tree, rules, g, n, a):
-    """Mean value of edge (n, a) from n's side to move, exact where the child is proven."""
-    q = tree.value_sum[g, n, a] / max(tree.visits[g, n, a], 1.0)
-    if rules.solver:
-        exact = child_proof(tree, g, n, a)
-        if not math.isnan(exact):
-            q = exact
-    return q
-
-
-@njit(cache=True)
-def solved(tree, rules, g, n):
-    """Whether node n is terminal or (with the solver) proven: simulations stop there."""
-    if rules.solver:
-        return not math.isnan(tree.proven[g, n])
-    return tree.terminal[g, n]
+def is_solved(proven, terminal, solver):
+    """Whether a node is terminal or (with the solver) proven: simulations stop there."""
+    return not math.isnan(proven) if solver else terminal
 
 
 @njit(cache=True)
@@ -94,7 +80,7 @@ def puct_action(tree, rules, g, n):
         if not tree.legal[g, n, a]:
             continue
         visits = tree.visits[g, n, a]
-        q = edge_q(tree, rules, g, n, a) if visits > 0 else fpu
+        q = edge_q(tree.value_sum[g, n, a], visits, tree.edge_proof[g, n, a], rules.solver) if visits > 0 else fpu
         score = q + exploration * tree.prior[g, n, a] / (1.0 + visits)
         if score > best:
             best, best_action = score, a
@@ -113,14 +99,17 @@ def sigma_completed_q(tree, rules, g, n, out):
         if visits > 0:
             prior = max(tree.prior[g, n, a], 1e-30)
             seen_prior += prior
-            weighted_q += prior * edge_q(tree, rules, g, n, a)
+            weighted_q += prior * edge_q(tree.value_sum[g, n, a], visits, tree.edge_proof[g, n, a], rules.solver)
     if seen_prior > 0:
         weighted_q /= seen_prior
     v_mix = (tree.node_value[g, n] + total * weighted_q) / (total + 1.0)
     low, high = np.inf, -np.inf
     for a in range(actions):
         if tree.legal[g, n, a]:
-            out[a] = edge_q(tree, rules, g, n, a) if tree.visits[g, n, a] > 0 else v_mix
+            visits = tree.visits[g, n, a]
+            out[a] = edge_q(tree.value_sum[g, n, a], visits, tree.edge_proof[g, n, a], rules.solver)
+            if visits == 0:
+                out[a] = v_mix
             low, high = min(low, out[a]), max(high, out[a])
     scale = (rules.c_visit + most) * rules.c_scale
     spread = max(high - low, 1e-8)
@@ -213,33 +202,18 @@ def select_leaves(tree, rules, games, halving_targets, leaf_parent, leaf_action,
             else:
                 a = gumbel_interior_action(tree, rules, g, n, scratch)
             child = tree.children[g, n, a]
-            if child < 0 or solved(tree, rules, g, child):
+            if child < 0 or is_solved(tree.proven[g, child], tree.terminal[g, child], rules.solver):
                 leaf_parent[i], leaf_action[i], leaf_node[i] = n, a, child
                 break
             n = child
 
 
 @njit(cache=True)
-def prove(tree, g, n):
-    """Mark node n solved if its children decide it: one proven win, or every child proven (the best of them)."""
-    if not math.isnan(tree.proven[g, n]):
-        return
-    best, every = -np.inf, True
-    for a in range(tree.visits.shape[2]):
-        if tree.legal[g, n, a]:
-            exact = child_proof(tree, g, n, a)
-            if math.isnan(exact):
-                every = False
-            elif exact > best:
-                best = exact
-    if best >= 1.0 or every:
-        tree.proven[g, n] = best
-
-
-@njit(cache=True)
 def backup(tree, rules, games, leaves):
     """Every edge from each game's leaf up to its root gets one visit and the leaf's value, seen from that edge's
-    node; the solver then re-proves the nodes on the way up."""
+    node. With the solver, each node on the way up is proven if its children decide it: one proven win, or every
+    child proven (then it is worth the best of them); its parent's edge learns the proof."""
+    actions = tree.visits.shape[2]
     for i in range(games.shape[0]):
         g, node = games[i], leaves[i]
         value = tree.node_value[g, node]
@@ -252,8 +226,21 @@ def backup(tree, rules, games, leaves):
             tree.value_sum[g, n, a] += value if tree.player[g, n] == leaf_player else -value
             if n == 0:
                 tree.search_visits[g, a] += 1.0
-            if rules.solver:
-                prove(tree, g, n)
+            if rules.solver and math.isnan(tree.proven[g, n]):
+                best, every = -np.inf, True
+                for b in range(actions):
+                    if tree.legal[g, n, b]:
+                        exact = tree.edge_proof[g, n, b]  # the child's proof, from n's side to move
+                        if math.isnan(exact):
+                            every = False
+                        elif exact > best:
+                            best = exact
+                if best >= 1.0 or every:
+                    tree.proven[g, n] = best
+                    parent = tree.parent[g, n]
+                    if parent >= 0:
+                        same = tree.player[g, parent] == tree.player[g, n]
+                        tree.edge_proof[g, parent, tree.parent_action[g, n]] = best if same else -best
             node = n
 
 
@@ -281,7 +268,7 @@ def child_proofs(tree, games, nodes):
     out = np.empty((games.shape[0], tree.visits.shape[2]), np.float32)
     for i in range(games.shape[0]):
         for a in range(out.shape[1]):
-            out[i, a] = child_proof(tree, games[i], nodes[i], a)
+            out[i, a] = tree.edge_proof[games[i], nodes[i], a]
     return out
 
 
@@ -304,7 +291,7 @@ def keep_subtree(tree, g, top, used, order):
     renumber = np.full(used, -1, np.int32)
     for i in range(k):
         renumber[order[i]] = i
-    per_edge = (tree.visits, tree.value_sum, tree.prior)
+    per_edge = (tree.visits, tree.value_sum, tree.prior, tree.edge_proof)
     for array in per_edge:
         moved = array[g, order[:k]].copy()
         array[g, :k] = moved
@@ -350,6 +337,7 @@ def clear_game(tree, g, start, stop):
     tree.node_value[g, start:stop] = 0.0
     tree.terminal[g, start:stop] = False
     tree.proven[g, start:stop] = np.nan
+    tree.edge_proof[g, start:stop] = np.nan
     tree.player[g, start:stop] = 0
     tree.parent[g, start:stop] = -1
     tree.parent_action[g, start:stop] = 0
