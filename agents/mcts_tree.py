@@ -52,6 +52,11 @@ class Rules(NamedTuple):
     max_considered: int
 
 
+# Why each node's work is one function that takes the Tree, with scalars below it: every numba call that passes
+# the Tree (15 arrays) costs ~60 ns of reference counting, more than a node's arithmetic. Selection that called
+# a Tree-taking helper per edge cost 580 ns a node; now ~100 ns.
+
+
 @njit(cache=True)
 def edge_q(value_sum, visits, proof, solver):
     """Mean value of an edge from its node's side to move, exact where the child is proven (proof not NaN)."""
@@ -107,8 +112,9 @@ def sigma_completed_q(tree, rules, g, n, out):
     for a in range(actions):
         if tree.legal[g, n, a]:
             visits = tree.visits[g, n, a]
-            out[a] = edge_q(tree.value_sum[g, n, a], visits, tree.edge_proof[g, n, a], rules.solver)
-            if visits == 0:
+            if visits > 0:
+                out[a] = edge_q(tree.value_sum[g, n, a], visits, tree.edge_proof[g, n, a], rules.solver)
+            else:
                 out[a] = v_mix
             low, high = min(low, out[a]), max(high, out[a])
     scale = (rules.c_visit + most) * rules.c_scale
