@@ -402,7 +402,7 @@ class BatchedMCTS:
 
     def replace_root(self, game: int, state) -> None:
         """Start a fresh tree for one game (e.g. a new game in its slot)."""
-        mcts_tree.clear(self._tree(), np.array([game]), 0, int(self.num_nodes[game]))
+        mcts_tree.clear_game(self._tree(), game, 0, int(self.num_nodes[game]))
         self.num_nodes[game] = 0
         self.states[game] = []
         self._add_nodes(np.array([game]), [state])
