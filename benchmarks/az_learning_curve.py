@@ -101,8 +101,8 @@ def score_run(
         # search None: as the run trained; no mirror averaging, so curves measure training alone and stay
         # comparable with those taken before it existed
         agent = load_agent(game, str(path), sims=simulations, search=search, mirror=False)
-        net = pons_mistake_rates(agent.evaluator, game, positions, None)
-        searched = pons_mistake_rates(agent.evaluator, game, positions, agent.config)
+        net = pons_mistake_rates(agent.evaluator, agent.game, positions, None)  # the game as the net sees it
+        searched = pons_mistake_rates(agent.evaluator, agent.game, positions, agent.config)
         step = int(path.stem.split("-")[1])
         row = {"minutes": minutes, "step": step, "net": sum(net.values()) / len(net)}
         row["search"] = sum(searched.values()) / len(searched)

@@ -2,6 +2,7 @@
 
     python benchmarks/mcts_speed.py [--simulations 32] [--games 1 16 64 128 256] [--nets resnet-4x48 resnet-3x32]
     python benchmarks/mcts_speed.py --device cuda --games 128 512 2048    # torch on the GPU beside ONNX on CPU
+    python benchmarks/mcts_speed.py --features --nets resnet-3x32 --kind gumbel --simulations 16 --games 128  # make run
 
 For each net, number of parallel games B and inference backend, it times (1) a batched search of B games (one
 leaf per game per evaluator call; PUCT with the solver, as `az:` agents search by default) and (2) the bare
@@ -26,7 +27,7 @@ from algorithms.alphazero.agent import MODELS_DIR, load_agent
 from algorithms.evaluators import OnnxEvaluator, TorchEvaluator
 from algorithms.nets import PolicyValueNet
 from core.device import describe_device, resolve_device
-from envs import make_game
+from envs import GAME_REGISTRY, make_game
 
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
@@ -79,7 +80,8 @@ def int8_accuracy(game, positions: int = 3000) -> str:
     """Top-move agreement and mean value error of the shipped model's int8 graph against its float graph."""
     if not (MODELS_DIR / "connect_four.pt").is_file():
         return "int8 accuracy: models/connect_four.pt not found"
-    net = load_agent(game, "connect_four", mirror=False).evaluator.net
+    agent = load_agent(game, "connect_four", mirror=False)
+    game, net = agent.game, agent.evaluator.net  # the game as the shipped net sees it
     rng = np.random.default_rng(0)
     obs, mask = [], []
     while len(obs) < positions:
@@ -109,13 +111,17 @@ def main() -> None:
     parser.add_argument("--kind", choices=["puct", "gumbel"], default="puct", help="search kind (default puct)")
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement (default 3)")
     parser.add_argument("--device", default="cpu", help="where the torch rows run: cpu or cuda (default cpu)")
+    parser.add_argument(
+        "--features", action="store_true", help="nets see the feature planes too, as `make run`'s (default: stones)"
+    )
     args = parser.parse_args()
     device = resolve_device(args.device)
     torch.set_num_threads(1)
-    game = make_game("connect_four")
+    game = make_game("connect_four", **(GAME_REGISTRY["connect_four"].net_options if args.features else {}))
     config = SearchConfig(simulations=args.simulations, kind=args.kind)
-    print(f"connect_four, {args.kind} search, {args.simulations} simulations per search, one inference thread, "
-          f"torch on {describe_device(device)}")  # fmt: skip
+    planes = f" with {game.options}" if args.features else ""
+    print(f"connect_four{planes}, {args.kind} search, {args.simulations} simulations per search, one inference "
+          f"thread, torch on {describe_device(device)}")  # fmt: skip
     print(f"{'net':<13}{'games':>6}{'backend':>10}{'search sims/s':>15}{'net evals/s':>13}{'ratio':>7}{'/torch':>8}")
     speedups = {}
     for preset in args.nets:

@@ -61,8 +61,8 @@ def score(checkpoint: Path, games: int, simulations: int, seed: int) -> float:
     from algorithms.alphazero import evaluate_against, load_agent
     from envs import make_game
 
-    game = make_game("connect_four")
-    agent = load_agent(game, str(checkpoint), sims=simulations)  # the search settings of `az:` agents
+    agent = load_agent(make_game("connect_four"), str(checkpoint), sims=simulations)  # as `az:` agents search
+    game = agent.game  # as the net sees it
     result = evaluate_against(
         game, agent.evaluator, make_agent("minimax:depth=4", game), games, agent.config, np.random.default_rng(seed)
     )

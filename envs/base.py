@@ -6,6 +6,7 @@ leaves the old one alone, so search can branch from any node without copying by 
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Sequence
 
@@ -38,6 +39,18 @@ class State:
     def apply(self, action: int) -> State:
         """The state after `action`; raises IllegalActionError when the rules forbid it."""
         raise NotImplementedError
+
+    def with_game(self, game: Game) -> State:
+        """This position under another instance of its game, e.g. one whose observations add feature planes."""
+        if game is self.game:
+            return self
+        if type(game) is not type(self.game) or game.num_actions != self.game.num_actions:
+            raise ArenaError(
+                f"a {self.game.name} position {self.game.options} cannot be read as {game.name} {game.options}"
+            )
+        state = copy.copy(self)
+        state.game = game
+        return state
 
     def is_terminal(self) -> bool:
         """Whether the game is over."""
@@ -235,11 +248,10 @@ def bits_to_plane(bits: int, index: np.ndarray) -> np.ndarray:
     return flat[index].astype(np.float32)
 
 
-def bitboard_planes(own: Sequence[int], opp: Sequence[int], index: np.ndarray) -> np.ndarray:
-    """float32[L, 2, H, W] from L pairs of bitboards below 2**64, one vectorised shift for all of them."""
-    boards = np.array([own, opp], dtype=np.uint64).T  # [L, 2]
-    bits = (boards[:, :, None] >> index.ravel().astype(np.uint64)) & np.uint64(1)  # [L, 2, H*W]
-    return bits.reshape(len(own), 2, *index.shape).astype(np.float32)
+def bitboard_planes(boards: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """float32[L, K, H, W] from uint64 bitboards [L, K] (K planes of L positions), one vectorised shift for all."""
+    bits = (boards[:, :, None] >> index.ravel().astype(np.uint64)) & np.uint64(1)  # [L, K, H*W]
+    return bits.reshape(*boards.shape, *index.shape).astype(np.float32)
 
 
 def plane_to_bits(plane: np.ndarray, index: np.ndarray) -> int:

@@ -1,5 +1,10 @@
 """Connect Four (6 rows x 7 columns) on Python int bitboards, in Pascal Pons' layout.
 
+Two options add observation planes for learning agents' nets (AlphaZero's default, the `net_options` of its
+registry row): `threats`, the empty cells that would complete four in a row for each side (`winning_cells`,
+what minimax's heuristic counts), and `colour`, a plane of ones when the side to move moved first (AlphaZero's
+colour plane: which side's threats the filling board will favour, a parity a small net cannot count).
+
 Each column takes 7 bits, bottom cell first, with one spare bit on top so that shifts never carry from one
 column into the next: bit `col * 7 + height` is the cell `height` rows above the bottom of column `col`.
 A state keeps `cur` (stones of the side to move) and `mask` (all stones); the opponent's stones are
@@ -11,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.errors import ArenaError
-from envs.base import Game, State, bitboard_planes, bits_to_plane, check_options, plane_to_bits
+from envs.base import Game, State, bitboard_planes, check_options, plane_to_bits
 
 WIDTH, HEIGHT = 7, 6
 H1 = HEIGHT + 1
@@ -41,8 +46,11 @@ def has_four(stones: int) -> bool:
     return False
 
 
-def winning_cells(stones: int, mask: int) -> int:
-    """The empty cells (playable now or later) that would complete four in a row for `stones`."""
+def winning_cells(stones, mask):
+    """The empty cells (playable now or later) that would complete four in a row for `stones`.
+
+    Python ints or numpy uint64 arrays of bitboards alike (numpy shifts each element; bits shifted past 63 drop).
+    """
     # Vertical: three stacked stones and the cell above them.
     r = (stones << 1) & (stones << 2) & (stones << 3)
     for shift in (H1, H1 - 1, H1 + 1):  # horizontal and both diagonals
@@ -124,8 +132,10 @@ class ConnectFourState(State):
         return has_four(mover)
 
     def observation(self) -> np.ndarray:
-        """float32[2, 6, 7]: stones of the side to move, then the opponent's; row 0 is the top."""
-        return np.stack([bits_to_plane(self.cur, BIT_INDEX), bits_to_plane(self.cur ^ self.mask, BIT_INDEX)])
+        """float32[C, 6, 7]: stones of the side to move, then the opponent's; with the game's `threats` option the
+        empty cells that would complete four for each (same order); with `colour` ones if the side to move moved
+        first. Row 0 is the top."""
+        return self.game.observations([self])[0]
 
     def symmetries(self, obs: np.ndarray, policy: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Identity and the left-right mirror (gravity rules out the other board symmetries)."""
@@ -151,12 +161,13 @@ class ConnectFour(Game):
 
     name = "connect_four"
     num_actions = WIDTH
-    obs_shape = (2, HEIGHT, WIDTH)
+    obs_shape: tuple[int, int, int] = (2, HEIGHT, WIDTH)
     board_shape = (HEIGHT, WIDTH)
     move_pattern = r"[1-7]"
 
     def __init__(self, **options):
-        self.options = check_options(self.name, options, {})
+        self.options = check_options(self.name, options, {"threats": False, "colour": False})
+        self.obs_shape = (2 + 2 * self.options["threats"] + self.options["colour"], HEIGHT, WIDTH)
 
     def initial_state(self) -> ConnectFourState:
         """The empty board, first player to move."""
@@ -184,11 +195,19 @@ class ConnectFour(Game):
         return per_action[..., ::-1]
 
     def observations(self, states) -> np.ndarray:
-        """float32[L, 2, 6, 7] for many positions at once (each like `state.observation()`)."""
-        return bitboard_planes([s.cur for s in states], [s.cur ^ s.mask for s in states], BIT_INDEX)
+        """float32[L, C, 6, 7] for many positions at once (each like `state.observation()`)."""
+        cur = np.array([s.cur for s in states], dtype=np.uint64)
+        mask = np.array([s.mask for s in states], dtype=np.uint64)
+        boards = np.stack([cur, cur ^ mask], axis=1)  # [L, 2]: the side to move, the opponent
+        if self.options["threats"]:
+            boards = np.concatenate([boards, winning_cells(boards, mask[:, None])], axis=1)
+        if self.options["colour"]:
+            first_to_move = np.array([s.mask.bit_count() & 1 == 0 for s in states])
+            boards = np.concatenate([boards, np.where(first_to_move, BOARD, 0).astype(np.uint64)[:, None]], axis=1)
+        return bitboard_planes(boards, BIT_INDEX)
 
     def state_from_observation(self, obs: np.ndarray) -> ConnectFourState:
-        """The position shown by planes [2, 6, 7] from the side to move."""
+        """The position shown by planes [C, 6, 7] from the side to move (the stones; feature planes are implied)."""
         cur = plane_to_bits(obs[0], BIT_INDEX)
         opp = plane_to_bits(obs[1], BIT_INDEX)
         mask = cur | opp

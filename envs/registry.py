@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.errors import ArenaError
@@ -30,11 +30,20 @@ class GameEntry:
     """The score of a non-terminal position for the side to move (positive is good), at minimax's leaves."""
     move_order: Callable[[State], list[int]] | None = None
     """The moves worth searching, best-looking first; None: every legal move in index order."""
+    net_options: dict[str, Any] = field(default_factory=dict)
+    """Game options a learning agent's net sees the game with unless its config says otherwise: observation
+    planes that a small net learns faster from (AlphaZero's `game_options: null`)."""
 
 
 GAME_REGISTRY: dict[str, GameEntry] = {
     "tictactoe": GameEntry(TicTacToe, "arena/TicTacToe-v0", tictactoe_eval),
-    "connect_four": GameEntry(ConnectFour, "arena/ConnectFour-v0", connect_four_eval, connect_four_candidates),
+    "connect_four": GameEntry(
+        ConnectFour,
+        "arena/ConnectFour-v0",
+        connect_four_eval,
+        connect_four_candidates,
+        net_options={"threats": True, "colour": True},
+    ),
     "othello": GameEntry(Othello, "arena/Othello-v0", othello_eval, othello_candidates),
     "gomoku": GameEntry(Gomoku, "arena/Gomoku-v0", gomoku_eval, gomoku_candidates),
 }

@@ -68,6 +68,10 @@ def check_config(config: Any) -> None:
             game = make_game(game_name)
         except ArenaError as error:
             raise ConfigError(f"game: {error}") from None
+        try:
+            make_game(game_name, **(getattr(config, "game_options", None) or {}))
+        except ArenaError as error:
+            raise ConfigError(f"game_options: {error}") from None
     net = getattr(config, "net", None)
     key, preset = ("net", net) if isinstance(net, str) else ("net.preset", getattr(net, "preset", None))
     if preset is not None and preset not in PRESETS:

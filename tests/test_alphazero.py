@@ -9,17 +9,18 @@ import torch
 from agents.matches import play_game
 from algorithms.alphazero import AZConfig, ReplayWindow, Samples, Training, build_net, pons_mistake_rates, train
 from algorithms.alphazero.agent import export_model
-from algorithms.alphazero.config import SelfPlayConfig
+from algorithms.alphazero.config import SelfPlayConfig, run_game
 from algorithms.alphazero.learner import Learner
 from algorithms.alphazero.selfplay import SelfPlayActor
 from algorithms.evaluators import MirrorAveraged, TorchEvaluator
 from algorithms.nets import PolicyValueNet
 from algorithms.registry import make_agent
 from core.checkpoint import load_checkpoint_file
-from core.config import build_config, load_config
+from core.config import ConfigError, build_config, load_config
 from core.errors import ArenaError
 from core.run import Run
 from envs import make_game
+from runners.train import check_config
 
 TINY = [
     "game=tictactoe",
@@ -160,6 +161,30 @@ def test_init_weights_starts_a_new_run_from_trained_weights_with_fresh_counters(
         Training(other_game, None)
 
 
+def test_connect_four_nets_see_feature_planes_unless_told_and_play_positions_of_a_plain_board(tmp_path):
+    base = [f"run.runs_dir={tmp_path}", "learn.total_steps=2", *TINY, "game=connect_four"]
+    config = load_config(AZConfig, None, [*base, "run.name=c4"])
+    assert run_game(config).obs_shape == (5, 6, 7)  # the registry's net_options: stones, threats, colour
+    assert run_game(load_config(AZConfig, None, [*base, "game_options={}"])).obs_shape == (2, 6, 7)
+    assert run_game(load_config(AZConfig, None, base[:-1])).obs_shape == (2, 3, 3)  # tictactoe has none
+    with Run.create(config) as run:
+        train(config, run)
+    saved = load_checkpoint_file(sorted((tmp_path / "c4" / "checkpoints").glob("ckpt-*.pt"))[-1])
+    assert saved["az"]["game_options"] == {"threats": True, "colour": True}
+
+    plain = make_game("connect_four")  # a tournament's board: stones-only observations
+    agent = make_agent(f"az:{tmp_path / 'c4'},sims=16", plain)
+    assert agent.game.obs_shape == (5, 6, 7)
+    assert agent.act(plain.state_from_moves("112233")) == 3  # the solver takes the win in column 4
+    assert agent.act_batch([plain.state_from_moves("1122"), plain.state_from_moves("5566")]).shape == (2,)
+
+    stones_only = [*base, "game_options={colour: false}", f"learn.init_weights={tmp_path / 'c4'}"]
+    with pytest.raises(ArenaError, match=r"'colour': True\}, this run has \{'threats': False, 'colour': False\}"):
+        Training(load_config(AZConfig, None, stones_only), None)
+    with pytest.raises(ConfigError, match="game_options: unknown option 'size' for game 'connect_four'"):
+        check_config(load_config(AZConfig, None, [*base, "game_options={size: 9}"]))
+
+
 def test_a_checkpoint_of_another_game_is_refused(tmp_path):
     config = load_config(AZConfig, None, [f"run.runs_dir={tmp_path}", "run.name=t", "learn.total_steps=5", *TINY])
     with Run.create(config) as run:
@@ -173,8 +198,8 @@ def test_in_run_pons_figures_give_the_raw_net_alone_and_the_mirror_averaged_play
     overrides += ["eval.pons=true", "eval.pons_positions=40", "eval.games=2", "eval.simulations=4"]
     with Run.create(load_config(AZConfig, None, overrides)) as run:
         summary = train(run.config, run)
-    game = make_game("connect_four")
-    raw = make_agent(f"az:{tmp_path / 'p'},mirror=false", game).evaluator
+    agent = make_agent(f"az:{tmp_path / 'p'},mirror=false", make_game("connect_four"))
+    game, raw = agent.game, agent.evaluator  # the game as the net sees it: its planes fit the evaluator
     averaged = make_agent(f"az:{tmp_path / 'p'}", game).evaluator
     net_alone = {f"eval/pons_policy/{k}": v for k, v in pons_mistake_rates(raw, game, 40, None).items()}
     assert {k: summary[k] for k in net_alone} == net_alone

@@ -11,6 +11,7 @@ from envs.check import check_game
 GAMES = [
     ("tictactoe", {}, 30),
     ("connect_four", {}, 30),
+    ("connect_four", {"threats": True, "colour": True}, 30),
     ("othello", {}, 6),
     ("othello", {"size": 6}, 10),
     ("gomoku", {}, 3),
@@ -130,6 +131,30 @@ def test_connect_four_full_board_draw():
     state = make_game("connect_four").state_from_moves("666165577462463234152541333211132724554777")
     assert len(state.moves) == 42
     assert state.is_terminal() and state.winner is None and state.returns().tolist() == [0, 0]
+
+
+def test_connect_four_feature_planes_mark_each_sides_winning_cells_and_whether_the_mover_moved_first():
+    game = make_game("connect_four", threats=True, colour=True)
+    state = game.state_from_moves("112233")  # X (to move) holds row 1's columns 1-3, O row 2's
+    obs = state.observation()
+    assert obs.shape == game.obs_shape == (5, 6, 7)
+    assert np.argwhere(obs[2]).tolist() == [[5, 3]]  # X completes the bottom row in column 4, playable now
+    assert np.argwhere(obs[3]).tolist() == [[4, 3]]  # O's cell above it: a threat for later
+    assert obs[4].min() == 1 and state.apply(0).observation()[4].max() == 0  # X moved first, O did not
+    assert np.array_equal(obs[:2], make_game("connect_four").state_from_moves("112233").observation())
+    assert make_game("connect_four", colour=True).obs_shape == (3, 6, 7)
+    with pytest.raises(ArenaError, match=r"unknown option 'threat' for game 'connect_four'; valid: threats"):
+        make_game("connect_four", threat=True)
+
+
+def test_a_position_reads_under_another_instance_of_its_game_but_not_another_game():
+    plain, threats = make_game("connect_four"), make_game("connect_four", threats=True)
+    state = plain.state_from_moves("4455")
+    moved = state.with_game(threats)
+    assert moved.observation().shape == (4, 6, 7) and moved.moves == state.moves and state.game is plain
+    assert moved.apply(3).game is threats and state.with_game(plain) is state
+    with pytest.raises(ArenaError, match="cannot be read as tictactoe"):
+        state.with_game(make_game("tictactoe"))
 
 
 def test_connect_four_mirror_symmetry_moves_policy_with_board():

@@ -23,6 +23,7 @@ from core.checkpoint import atomic_write_bytes, load_checkpoint_file, load_newes
 from core.config import apply_overrides, build_config, config_to_dict
 from core.device import resolve_device
 from core.errors import ArenaError
+from envs import make_game
 from envs.base import Game, State
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
@@ -31,6 +32,9 @@ MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 class AlphaZeroAgent(Agent):
     """A trained net with search (PUCT or Gumbel, as configured): `act` searches and plays search's move.
+
+    `game` is the game as its net sees it (with the options it was trained with, such as Connect Four's threat
+    planes); positions of another instance of that game are read through it (`State.with_game`).
 
     After each move, `last_search` holds what the search thought: `visits` (the share of root visits per
     action, a list of `num_actions` floats), `policy` (the search policy), and `value` (the searching side's
@@ -58,7 +62,7 @@ class AlphaZeroAgent(Agent):
     def search(self, state: State) -> dict[str, Any]:
         """Search `state` from a fresh tree; what it found, as `last_search` describes."""
         mcts = BatchedMCTS(self.evaluator, self.game.num_actions, self.config, self.rng)
-        mcts.reset([state])
+        mcts.reset([state.with_game(self.game)])
         result = mcts.search(noise=False)
         visits = result.visits[0]
         proven = mcts.proven[0, 0]
@@ -75,7 +79,7 @@ class AlphaZeroAgent(Agent):
         parts = []
         for start in range(0, len(states), chunk):
             mcts = BatchedMCTS(self.evaluator, self.game.num_actions, self.config, self.rng)
-            mcts.reset(states[start : start + chunk])
+            mcts.reset([state.with_game(self.game) for state in states[start : start + chunk]])
             parts.append(mcts.search(noise=False).action)
         return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
@@ -103,6 +107,21 @@ def load_az_payload(path: str | Path, game: str) -> tuple[Path, dict[str, Any]]:
     return file, payload
 
 
+def net_game(payload: dict[str, Any]) -> Game:
+    """The game as a checkpoint's net saw it: its name and options (none saved: the game's defaults)."""
+    return make_game(payload["az"]["game"], **payload["az"].get("game_options", {}))
+
+
+def check_net_game(payload: dict[str, Any], game: Game, where: str) -> None:
+    """Refuse weights trained on other game options (another board size, other observation planes)."""
+    saved = net_game(payload)
+    if saved.options != game.options:
+        raise ArenaError(
+            f"{where} was trained on {saved.name} with options {saved.options}, this run has {game.options} "
+            "(set game_options to match)"
+        )
+
+
 def load_agent(
     game: Game,
     path: str,
@@ -120,6 +139,7 @@ def load_agent(
     `mirror` averages the net over each position and its mirror image (None: the run's `eval.mirror`).
     """
     payload = load_az_payload(path, game.name)[1]
+    game = net_game(payload)
     net = PolicyValueNet(payload["az"]["net"], game.obs_shape, game.num_actions)
     net.load_state_dict(payload["net"])
     saved = payload.get("config", {})

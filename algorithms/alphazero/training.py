@@ -14,8 +14,8 @@ import torch
 from agents import make_agent
 from agents.base import Agent
 from agents.matches import run_sprt
-from algorithms.alphazero.agent import AlphaZeroAgent, load_az_payload
-from algorithms.alphazero.config import AZConfig, play_search
+from algorithms.alphazero.agent import AlphaZeroAgent, check_net_game, load_az_payload
+from algorithms.alphazero.config import AZConfig, play_search, run_game
 from algorithms.alphazero.evaluation import evaluate_against, pons_figures
 from algorithms.alphazero.learner import Learner, build_net
 from algorithms.alphazero.replay import ReplayWindow, Samples
@@ -34,7 +34,6 @@ from core.device import resolve_device
 from core.errors import ArenaError
 from core.progress import ProgressBar
 from core.run import Run
-from envs import make_game
 
 
 class Training:
@@ -44,7 +43,7 @@ class Training:
         self.config = config
         self.run = run
         self.device = device or resolve_device(config.run.device)
-        self.game = make_game(config.game)
+        self.game = run_game(config)
         self.rng = np.random.default_rng(config.run.seed)
         self.net = build_net(config, self.game, self.device)
         self.learner = Learner(self.net, config.learn, self.device)
@@ -52,6 +51,7 @@ class Training:
         self.counters = {"steps": 0, "games": 0, "moves": 0, "samples": 0, "simulations": 0}
         payload = run.restore() if run is not None else None
         if payload is not None:
+            check_net_game(payload, self.game, str(run.path))
             self.net.load_state_dict(payload["net"])
             acting_state = payload.get("acting_net", payload["net"])
             self.learner.optimizer.load_state_dict(payload["optimizer"])
@@ -79,6 +79,7 @@ class Training:
             file, payload = load_az_payload(source, self.config.game)
         except ArenaError as error:
             raise ArenaError(f"learn.init_weights: {error}") from None
+        check_net_game(payload, self.game, f"learn.init_weights: {file}")
         if payload["az"]["net"] != self.config.net:
             raise ArenaError(
                 f"learn.init_weights: {file} holds a {payload['az']['net']} net, this run builds {self.config.net}"
@@ -212,7 +213,7 @@ class Training:
             "counters": dict(self.counters),
             "rng": capture_rng({"main": self.rng}),
             "config": config_to_dict(self.config),
-            "az": {"game": self.config.game, "net": self.config.net},
+            "az": {"game": self.config.game, "game_options": self.game.options, "net": self.config.net},
         }
         if self.config.learn.checkpoint_replay:
             state["replay"] = self.replay.state_dict()
@@ -281,7 +282,7 @@ class AZActor:
     """The actor role of `arena selfplay` for AlphaZero: batched self-play with its own copy of the net."""
 
     def __init__(self, config: AZConfig, index: int, num_actors: int, share: int, device: torch.device) -> None:
-        game = make_game(config.game)
+        game = run_game(config)
         self.net = build_net(config, game, device)
         rng = np.random.default_rng([config.run.seed, index, time.time_ns()])  # new games after every restart
         self.evaluator = make_evaluator(self.net, device, selfplay_backend(config.selfplay.inference, device, self.net))
