@@ -33,7 +33,7 @@ MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 class AlphaZeroAgent(Agent):
     """A trained net with search (PUCT or Gumbel, as configured): `act` searches and plays search's move.
 
-    `game` is the game as its net sees it (with the options it was trained with, such as Connect Four's threat
+    `game` is the game as its net sees it (with the options it was trained with, such as Connect Four's feature
     planes); positions of another instance of that game are read through it (`State.with_game`).
 
     After each move, `last_search` holds what the search thought: `visits` (the share of root visits per
@@ -139,7 +139,7 @@ def load_agent(
     `mirror` averages the net over each position and its mirror image (None: the run's `eval.mirror`).
     """
     payload = load_az_payload(path, game.name)[1]
-    game = net_game(payload)
+    game = net_game(payload)  # with the options it was trained on: the agent reads any board's positions through it
     net = PolicyValueNet(payload["az"]["net"], game.obs_shape, game.num_actions)
     net.load_state_dict(payload["net"])
     saved = payload.get("config", {})
