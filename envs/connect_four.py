@@ -46,7 +46,7 @@ def has_four(stones: int) -> bool:
     return False
 
 
-def winning_cells(stones, mask):
+def winning_cells(stones: int | np.ndarray, mask: int | np.ndarray) -> int | np.ndarray:
     """The empty cells (playable now or later) that would complete four in a row for `stones`.
 
     Python ints or numpy uint64 arrays of bitboards alike (numpy shifts each element; bits shifted past 63 drop).

@@ -68,8 +68,10 @@ def check_config(config: Any) -> None:
             game = make_game(game_name)
         except ArenaError as error:
             raise ConfigError(f"game: {error}") from None
+        options = getattr(config, "game_options", None)
         try:
-            make_game(game_name, **(getattr(config, "game_options", None) or {}))
+            if options:  # null takes the registry's net_options, valid by construction
+                make_game(game_name, **options)
         except ArenaError as error:
             raise ConfigError(f"game_options: {error}") from None
     net = getattr(config, "net", None)
