@@ -202,7 +202,7 @@ class ConnectFour(Game):
         if self.options["threats"]:
             boards = np.concatenate([boards, winning_cells(boards, mask[:, None])], axis=1)
         if self.options["colour"]:
-            first_to_move = np.array([s.mask.bit_count() & 1 == 0 for s in states])
+            first_to_move = np.array([s.current_player() == 0 for s in states])
             boards = np.concatenate([boards, np.where(first_to_move, BOARD, 0).astype(np.uint64)[:, None]], axis=1)
         return bitboard_planes(boards, BIT_INDEX)
 
