@@ -2,16 +2,20 @@
 
     python benchmarks/mcts_speed.py [--simulations 32] [--games 1 16 64 128 256] [--nets resnet-4x48 resnet-3x32]
     python benchmarks/mcts_speed.py --device cuda --games 128 512 2048    # torch on the GPU beside ONNX on CPU
-    python benchmarks/mcts_speed.py --features --nets resnet-3x32 --kind gumbel --simulations 16 --games 128  # make run
+    python benchmarks/mcts_speed.py --nets resnet-3x32 --kind gumbel --simulations 16 --games 128  # make run's search
+    python benchmarks/mcts_speed.py --stones    # nets that see the stones alone (the presets before the feature planes)
 
 For each net, number of parallel games B and inference backend, it times (1) a batched search of B games (one
 leaf per game per evaluator call; PUCT with the solver, as `az:` agents search by default) and (2) the bare
 evaluator on batches of B positions. sims/s over evals/s near 1 means the search costs little beside the net;
-B = 1 is the naive single-leaf search. Every backend runs one inference thread, as a self-play rank does;
-with `--device cuda` the torch rows run on the GPU (bf16 autocast), the ONNX rows stay on one CPU thread.
+B = 1 is the naive single-leaf search. The nets see the registry's feature planes, as the shipped net and
+`make run`'s do (`--stones`: the two stone planes alone). Every backend runs one inference thread, as a
+self-play rank does; with `--device cuda` the torch rows run on the GPU (bf16 autocast), the ONNX rows stay
+on one CPU thread.
 The nets carry random weights (speed does not depend on them); the int8 graph's accuracy is measured on the
 shipped model (`models/connect_four.pt`) against its float graph, over positions of random games.
-Last line: the ONNX/torch ratios of search simulations/s at 128 games for the first net's preset.
+Last line: the ONNX/torch ratios of search simulations/s at 128 games for the first net's preset (the default
+`resnet-4x48` is the shipped net's).
 """
 
 from __future__ import annotations
@@ -112,14 +116,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement (default 3)")
     parser.add_argument("--device", default="cpu", help="where the torch rows run: cpu or cuda (default cpu)")
     parser.add_argument(
-        "--features", action="store_true", help="nets see the feature planes too, as `make run`'s (default: stones)"
+        "--stones", action="store_true", help="nets see the stones alone (default: the registry's feature planes)"
     )
     args = parser.parse_args()
     device = resolve_device(args.device)
     torch.set_num_threads(1)
-    game = make_game("connect_four", **(GAME_REGISTRY["connect_four"].net_options if args.features else {}))
+    game = make_game("connect_four", **(GAME_REGISTRY["connect_four"].net_options if not args.stones else {}))
     config = SearchConfig(simulations=args.simulations, kind=args.kind)
-    planes = f" with {game.options}" if args.features else ""
+    planes = f" with {game.options}" if any(game.options.values()) else " (stones alone)"
     print(f"connect_four{planes}, {args.kind} search, {args.simulations} simulations per search, one inference "
           f"thread, torch on {describe_device(device)}")  # fmt: skip
     print(f"{'net':<13}{'games':>6}{'backend':>10}{'search sims/s':>15}{'net evals/s':>13}{'ratio':>7}{'/torch':>8}")
