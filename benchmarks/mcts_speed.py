@@ -121,7 +121,7 @@ def main() -> None:
     args = parser.parse_args()
     device = resolve_device(args.device)
     torch.set_num_threads(1)
-    game = make_game("connect_four", **(GAME_REGISTRY["connect_four"].net_options if not args.stones else {}))
+    game = make_game("connect_four", **({} if args.stones else GAME_REGISTRY["connect_four"].net_options))
     config = SearchConfig(simulations=args.simulations, kind=args.kind)
     planes = f" with {game.options}" if any(game.options.values()) else " (stones alone)"
     print(f"connect_four{planes}, {args.kind} search, {args.simulations} simulations per search, one inference "
