@@ -121,9 +121,8 @@ class EvalConfig:
     """Games per opponent, half with each colour."""
     opponents: tuple[str, ...] = ("random", "minimax:depth=2")
     """Agent specs to play against."""
-    simulations: int = param(800, ge=1)
-    """Simulations per move of the evaluated agent (its run's search without noise). Seven `make run` nets won 392
-    of 420 games against minimax:depth=2 at 800 where they won 372 at 400 (README, "What it reaches here")."""
+    simulations: int = param(400, ge=1)
+    """Simulations per move of the evaluated agent (its run's search without noise)."""
     c_puct: float | None = param(None, gt=0)
     """PUCT's prior weight when this run's agent plays (evaluation, gating, Pons figures, `az:` agents, exported
     models); None: self-play's `selfplay.c_puct`. Playing wants more breadth than self-play's targets: the shipped
