@@ -1,10 +1,11 @@
 """Batched tree search over many games at once (PUCT or Gumbel): each Evaluator call holds one leaf from every game.
 
 The search sees only Game/State and an Evaluator, a batched callable
-`(obs [B, C, H, W], mask [B, A]) -> (priors [B, A], values [B])` whose values are from the side to move. It
-imports no torch. Trees are arrays, one row per game, walked by the numba-compiled kernels of
-`agents/mcts_tree.py` (selection, backup, proofs, tree reuse); this file keeps the game states, calls the
-evaluator on every game's new leaf at once and turns the roots into results:
+`(obs [B, C, H, W], mask [B, A]) -> (priors [B, A], values [B][, draws [B]])` whose values are from the side to
+move (draw probabilities, where the net has them, serve contempt). It imports no torch. Trees are arrays, one row
+per game, walked by the numba-compiled kernels of `agents/mcts_tree.py` (selection, backup, proofs, tree reuse);
+this file keeps the game states, calls the evaluator on every game's new leaf at once and turns the roots into
+results:
 
 ```
 visits[g, n, a]      # [B, N, A] edge visit counts
@@ -31,6 +32,12 @@ one whose children are all proven is worth the best of them; terminal states are
 simulation that reaches a solved node stops there and backs up its exact value, a solved root spends no
 simulations, and a root with a proven win plays it.
 
+Contempt (`SearchConfig.contempt`, play only): a draw is worth -contempt to the side to move at the root (the
+player searching) and +contempt to the other, as Lc0's draw score. Leaf values become `value - contempt * draws`
+at the searcher's turns and `value + contempt * draws` at the opponent's, and drawn terminal states are worth
+the same -contempt / +contempt, so the search prefers a line the opponent can still lose over a quiet draw, at
+the price of some risk. Wins and losses stay +-1, so proofs are unchanged.
+
 Tree reuse: after a move, `advance` keeps the subtree under the chosen child as the next root.
 Terminal nodes get their exact value from the rules; the evaluator is never asked about them.
 """
@@ -49,8 +56,9 @@ from agents import mcts_tree
 from agents.mcts_tree import Rules, Tree
 from envs import make_game
 
-Evaluator = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
-"""`(obs [B, C, H, W], legal mask [B, A]) -> (priors [B, A], values [B])`, values from the side to move."""
+Evaluator = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]
+"""`(obs [B, C, H, W], legal mask [B, A]) -> (priors [B, A], values [B])`, values from the side to move; an evaluator
+whose net predicts draws returns `(priors, values, draws [B])`, the probability that the game ends drawn."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,9 @@ class SearchConfig:
     """Gumbel: sigma(q) = (c_visit + max visits) * c_scale * q, with q rescaled to [0, 1] among the children."""
     c_scale: float = 0.1
     """Gumbel: see `c_visit`."""
+    contempt: float = 0.0
+    """A draw is worth -contempt to the player searching and +contempt to its opponent (play only; needs an
+    evaluator that returns draw probabilities). 0: draws are worth 0 to both, as the rules say."""
 
 
 class SearchResult(NamedTuple):
@@ -218,6 +229,9 @@ class BatchedMCTS:
                 exact[i] = state.returns()[player]
             else:
                 legal[i] = state.legal_mask()
+        if self.config.contempt and terminal.any():
+            searcher = players if parents is None else self.player[games, 0]  # a new root is the searcher's turn
+            exact = np.where(exact == 0, self._draw_score(players, searcher), exact)
         self.player[games, nodes] = players
         self.terminal[games, nodes] = terminal
         self.node_value[games, nodes] = np.where(terminal, exact, 0.0)
@@ -240,13 +254,23 @@ class BatchedMCTS:
         states = [self.states[g][n] for g, n in zip(games.tolist(), nodes.tolist(), strict=True)]
         obs = states[0].game.observations(states)  # [L, C, H, W]
         mask = self.legal[games, nodes]  # [L, A]
-        priors, values = self.evaluator(obs, mask)
+        priors, values, *draws = self.evaluator(obs, mask)
+        if self.config.contempt:
+            if not draws:
+                raise ValueError("contempt needs an evaluator that returns draw probabilities (a net with a draw head)")
+            score = self._draw_score(self.player[games, nodes], self.player[games, 0])
+            values = np.clip(values + score * draws[0], -1.0, 1.0)
         priors = np.where(mask, priors, 0.0)
         total = priors.sum(axis=1, keepdims=True)
         # an evaluator that gives every legal move zero prior would stall PUCT: fall back to uniform there
         priors = np.where(total > 0, priors / np.maximum(total, 1e-12), mask / mask.sum(axis=1, keepdims=True))
         self.prior[games, nodes] = priors
         self.node_value[games, nodes] = values
+
+    def _draw_score(self, players: np.ndarray, searchers: np.ndarray) -> np.ndarray:
+        """[L] what a draw is worth to `players` (the side to move at each node) under contempt: -contempt where
+        that is the player searching (the root's side to move), +contempt where it is the opponent."""
+        return np.where(players == searchers, -self.config.contempt, self.config.contempt).astype(np.float32)
 
     # -- search -------------------------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Evaluators: the batched callables search calls, `(obs [B, C, H, W], mask [B, A]) -> (priors [B, A], values [B])`.
+"""Evaluators: the batched callables search calls, `(obs [B, C, H, W], mask [B, A]) -> (priors [B, A], values [B])`,
+and `draws [B]` (the probability that the game ends drawn) third where the net has a draw head.
 
 Torch trains; inference goes through whichever backend is fastest where it runs:
 
@@ -72,15 +73,17 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
 
 
 class _PriorsAndValues(nn.Module):
-    """The exported graph: masked softmax priors and values, so nothing is left for numpy to do."""
+    """The exported graph: masked softmax priors, values and (with a draw head) draw probabilities, so nothing is
+    left for numpy to do."""
 
-    def __init__(self, net: nn.Module) -> None:
+    def __init__(self, net: PolicyValueNet) -> None:
         super().__init__()
         self.net = net
 
-    def forward(self, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits, values = self.net(obs, None)
-        return torch.softmax(mask_logits(logits, mask), dim=-1), values
+    def forward(self, obs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        logits, values, draw_logits = self.net.heads(obs, None)
+        priors = torch.softmax(mask_logits(logits, mask), dim=-1)
+        return (priors, values) if draw_logits is None else (priors, values, torch.sigmoid(draw_logits))
 
 
 class OnnxEvaluator:
@@ -122,6 +125,7 @@ class OnnxEvaluator:
         obs_shape = tuple(self.net.tower.obs_shape)
         num_actions = self.net.policy_fc.out_features
         example = (torch.zeros(2, *obs_shape), torch.ones(2, num_actions, dtype=torch.bool))
+        outputs = ["priors", "values"] + (["draws"] if self.net.draw_head else [])
         buffer = io.BytesIO()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice, once per export
@@ -130,8 +134,8 @@ class OnnxEvaluator:
                 example,
                 buffer,
                 input_names=["obs", "mask"],
-                output_names=["priors", "values"],
-                dynamic_axes={name: {0: "batch"} for name in ("obs", "mask", "priors", "values")},
+                output_names=outputs,
+                dynamic_axes={name: {0: "batch"} for name in ["obs", "mask", *outputs]},
                 opset_version=17,
                 dynamo=False,
             )
@@ -187,8 +191,8 @@ class OnnxEvaluator:
         while self._recent_count - len(self._recent[0][0]) >= self.calibration_positions:
             self._recent_count -= len(self._recent.pop(0)[0])
 
-    def __call__(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """obs [B, C, H, W], mask [B, A] -> priors [B, A], values [B] (side to move)."""
+    def __call__(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, ...]:
+        """obs [B, C, H, W], mask [B, A] -> priors [B, A], values [B] (side to move)[, draws [B]]."""
         self.calls += 1
         self.positions += len(obs)
         feeds = {"obs": np.ascontiguousarray(obs, np.float32), "mask": mask.astype(bool)}
@@ -196,8 +200,7 @@ class OnnxEvaluator:
             self._remember(feeds["obs"], feeds["mask"])
             if not self.quantized and self._recent_count >= self.calibration_positions:
                 self.refresh()  # the first quantization, once there is traffic to calibrate on
-        priors, values = self.session.run(None, feeds)
-        return priors, values
+        return tuple(self.session.run(None, feeds))
 
 
 class TorchEvaluator:
@@ -218,16 +221,17 @@ class TorchEvaluator:
         self.twin.load_state_dict(self.net.state_dict())
 
     @torch.inference_mode()
-    def __call__(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """obs [B, C, H, W], mask [B, A] -> priors [B, A], values [B] (side to move)."""
+    def __call__(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, ...]:
+        """obs [B, C, H, W], mask [B, A] -> priors [B, A], values [B] (side to move)[, draws [B]]."""
         self.calls += 1
         self.positions += len(obs)
         x = torch.from_numpy(obs).to(self.device, non_blocking=True)
         m = torch.from_numpy(mask).to(self.device, non_blocking=True)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            logits, values = self.twin(x, m)
+            logits, values, draw_logits = self.twin.heads(x, m)
         priors = torch.softmax(logits.float(), dim=-1)
-        return priors.cpu().numpy(), values.float().cpu().numpy()
+        outputs = (priors.cpu().numpy(), values.float().cpu().numpy())
+        return outputs if draw_logits is None else (*outputs, torch.sigmoid(draw_logits.float()).cpu().numpy())
 
 
 class MirrorAveraged:
@@ -257,19 +261,21 @@ class MirrorAveraged:
         """Pick up new weights (the inner evaluator's refresh)."""
         self.inner.refresh()
 
-    def images(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def images(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, ...]:
         """The inner net on both images in one batch: priors and values of the positions, then of their mirror
-        images (priors mapped back onto the positions' actions)."""
+        images (priors mapped back onto the positions' actions), then draws of both where the net has them."""
         batch = len(obs)
         both_obs = np.concatenate([obs, obs[..., ::-1]])
         both_mask = np.concatenate([mask, self.game.mirror_actions(mask)])
-        priors, values = self.inner(both_obs, both_mask)
-        return priors[:batch], values[:batch], self.game.mirror_actions(priors[batch:]), values[batch:]
+        priors, values, *draws = self.inner(both_obs, both_mask)
+        images = (priors[:batch], values[:batch], self.game.mirror_actions(priors[batch:]), values[batch:])
+        return (*images, draws[0][:batch], draws[0][batch:]) if draws else images
 
-    def __call__(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """obs [B, C, H, W], mask [B, A] -> priors [B, A], values [B] (side to move), mirror-averaged."""
-        priors, values, mirror_priors, mirror_values = self.images(obs, mask)
-        return (priors + mirror_priors) / 2, (values + mirror_values) / 2
+    def __call__(self, obs: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, ...]:
+        """obs [B, C, H, W], mask [B, A] -> priors [B, A], values [B] (side to move)[, draws [B]], mirror-averaged."""
+        priors, values, mirror_priors, mirror_values, *draws = self.images(obs, mask)
+        means = ((priors + mirror_priors) / 2, (values + mirror_values) / 2)
+        return (*means, (draws[0] + draws[1]) / 2) if draws else means
 
 
 def int8_speedup(net: PolicyValueNet, batch: int = 128, threads: int | None = None, repeats: int = 5) -> float:

@@ -408,9 +408,20 @@ class QNetwork(nn.Module):
 
 
 class PolicyValueNet(nn.Module):
-    """AlphaZero's model: a `ResTower` with a 1x1-conv policy head (logits [B, A]) and a tanh value head ([B])."""
+    """AlphaZero's model: a `ResTower` with a 1x1-conv policy head (logits [B, A]) and a tanh value head ([B]).
 
-    def __init__(self, preset: str, obs_shape: tuple[int, ...], num_actions: int, value_hidden: int = 64) -> None:
+    With `draw_head`, the value head's hidden layer also predicts whether the game ends drawn (a logit [B]):
+    with the value (E[win - loss]) that is a win/draw/loss estimate, which contempt plays on (`SearchConfig`).
+    """
+
+    def __init__(
+        self,
+        preset: str,
+        obs_shape: tuple[int, ...],
+        num_actions: int,
+        value_hidden: int = 64,
+        draw_head: bool = False,
+    ) -> None:
         super().__init__()
         self.tower = make_backbone(preset, obs_shape)
         if not isinstance(self.tower, ResTower):
@@ -420,9 +431,26 @@ class PolicyValueNet(nn.Module):
         self.policy_fc = nn.Linear(2 * cells, num_actions)
         self.value_conv = nn.Sequential(nn.Conv2d(channels, 1, 1, bias=False), nn.BatchNorm2d(1), nn.ReLU())
         self.value_fc = nn.Sequential(nn.Linear(cells, value_hidden), nn.ReLU(), nn.Linear(value_hidden, 1), nn.Tanh())
+        self.draw_fc = nn.Linear(value_hidden, 1) if draw_head else None
+
+    @property
+    def draw_head(self) -> bool:
+        """Whether the net predicts draws."""
+        return self.draw_fc is not None
+
+    def heads(
+        self, obs: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """obs [B, C, H, W] -> (logits [B, A] with -inf where illegal, values [B] in [-1, 1], draw logits [B] or
+        None without a draw head)."""
+        x = self.tower.trunk(obs)  # [B, channels, H, W]
+        logits = mask_logits(self.policy_fc(self.policy_conv(x).flatten(1)), mask)
+        hidden = self.value_fc[1](self.value_fc[0](self.value_conv(x).flatten(1)))  # [B, value_hidden]
+        values = self.value_fc[3](self.value_fc[2](hidden)).squeeze(-1)
+        draws = None if self.draw_fc is None else self.draw_fc(hidden).squeeze(-1)
+        return logits, values, draws
 
     def forward(self, obs: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """obs [B, C, H, W] -> (logits [B, A] with -inf where illegal, values [B] in [-1, 1])."""
-        x = self.tower.trunk(obs)  # [B, channels, H, W]
-        logits = mask_logits(self.policy_fc(self.policy_conv(x).flatten(1)), mask)
-        return logits, self.value_fc(self.value_conv(x).flatten(1)).squeeze(-1)
+        logits, values, _ = self.heads(obs, mask)
+        return logits, values

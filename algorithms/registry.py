@@ -105,16 +105,19 @@ def alphazero_agent(
     max_considered: int | None = None,
     inference: Backend = "auto",
     mirror: bool | None = None,
+    contempt: float | None = None,
 ) -> Agent:
     """`az:<checkpoint | run dir | shipped model name>,sims=N,search=puct|gumbel`: a trained net with search.
 
     Search settings left out are the ones the run trained with (its self-play config), without noise;
-    `mirror=true` averages the net over each position and its mirror image (default: the run's `eval.mirror`).
+    `mirror=true` averages the net over each position and its mirror image (default: the run's `eval.mirror`);
+    `contempt=0.3` values a draw at -0.3 for this agent (a net with a draw head; default: the run's
+    `eval.contempt`).
     """
     if device == "cuda" and not torch.cuda.is_available():
         raise ArenaError(f"az:{path},device=cuda: no CUDA device is visible here; use device=cpu")
     options = {"search": search, "solver": solver, "c_puct": c_puct, "fpu_reduction": fpu_reduction}
-    options["max_considered"] = max_considered
+    options |= {"max_considered": max_considered, "contempt": contempt}
     return alphazero.load_agent(
         game, str(path), sims=sims, device=device, inference=inference, mirror=mirror, **options
     )
@@ -141,7 +144,7 @@ ALGORITHMS: dict[str, Algorithm] = {
         alphazero.AZActor,
         alphazero_agent,
         "learn",
-        limits={"sims": (">=", 1), "c_puct": (">", 0), "fpu_reduction": (">=", 0)},
+        limits={"sims": (">=", 1), "c_puct": (">", 0), "fpu_reduction": (">=", 0), "contempt": (">=", 0)},
     ),
 }
 

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         values = data[name]["values"]  # [N, 7]: +1 win, 0 draw, -1 loss, -2 full column
         states = [game.state_from_moves(str(m)) for m in data[name]["moves"]]
         obs, mask = game.observations(states), np.stack([s.legal_mask() for s in states])
-        priors, value, flipped, flipped_value = both.images(obs, mask)
+        priors, value, flipped, flipped_value, *_ = both.images(obs, mask)
         rates = np.array([mistake_rate(p, mask, values) for p in (priors, flipped, priors + flipped)])
         totals += rates
         agree = 100 * float((np.where(mask, priors, -1).argmax(1) == np.where(mask, flipped, -1).argmax(1)).mean())

@@ -70,6 +70,29 @@ def test_the_learner_fits_a_batch_in_either_precision(precision):
     assert all(p.dtype == torch.float32 for p in learner.net.parameters())  # the weights stay float
 
 
+def test_the_draw_head_learns_which_games_were_drawn_and_leaves_the_value_loss_alone():
+    game = make_game("connect_four")
+    rng = np.random.default_rng(2)
+    obs = rng.integers(0, 2, (64, *game.obs_shape)).astype(np.float32)
+    policy = rng.dirichlet(np.ones(game.num_actions), 64).astype(np.float32)
+    value, drawn = rng.choice([-1.0, 1.0], 64).astype(np.float32), (np.arange(64) % 4 == 0).astype(np.float32)
+    config = load_config(AZConfig, None, ["learn.precision=float32", "learn.learning_rate=0.003"])
+    figures = {}
+    for draw_head in (False, True):
+        torch.manual_seed(0)
+        net = PolicyValueNet("resnet-3x32", game.obs_shape, game.num_actions, draw_head=draw_head)
+        learner = Learner(net, config.learn, torch.device("cpu"))
+        figures[draw_head] = [learner.update(Samples(obs, policy, value, drawn)) for _ in range(40)]
+    assert "learn/draw_loss" not in figures[False][-1]
+    assert figures[True][-1]["learn/draw_loss"] < 0.5 * figures[True][0]["learn/draw_loss"]
+    assert figures[True][-1]["learn/loss"] == pytest.approx(
+        sum(figures[True][-1][f"learn/{k}_loss"] for k in ("policy", "value", "draw")), rel=1e-5
+    )
+    _, _, logits = net.eval().heads(torch.from_numpy(obs))
+    assert torch.sigmoid(logits)[drawn == 1].min() > torch.sigmoid(logits)[drawn == 0].max() - 0.5
+    assert torch.sigmoid(logits)[drawn == 1].mean() > 0.6 > 0.2 > torch.sigmoid(logits)[drawn == 0].mean()
+
+
 def test_the_learners_nhwc_layout_computes_the_same_loss_and_gradients_as_nchw():
     game = make_game("connect_four")
     rng = np.random.default_rng(1)
@@ -103,6 +126,23 @@ def test_value_targets_mix_the_outcome_with_the_root_value_by_root_value_mix():
         targets[mix] = sorted(set(np.round(samples.value.astype(np.float64), 6).tolist()))
     assert targets[0.0] == [-1.0, 1.0]  # AlphaZero: the outcome alone
     assert targets[0.5] == [-0.7, 0.6]  # (outcome + root value) / 2, for each mover
+    assert not samples.draw.any()  # X won: no draw targets
+
+
+def test_every_sample_of_a_drawn_game_is_a_draw_target():
+    game = make_game("tictactoe")
+    evaluator = TorchEvaluator(PolicyValueNet("resnet-3x32", game.obs_shape, game.num_actions), torch.device("cpu"))
+    drawn = game.state_from_moves([0, 4, 8, 1, 7, 6, 2, 5, 3])  # a full board, no line
+    assert drawn.is_terminal() and not np.any(drawn.returns())
+    actor = SelfPlayActor(
+        game, evaluator, build_config(SelfPlayConfig, {"parallel_games": 1}, source="t"), np.random.default_rng(0)
+    )
+    pi = np.full(game.num_actions, 1 / game.num_actions, np.float32)
+    actor.records[0] = [(drawn.observation(), pi, 0, 0.1), (drawn.observation(), pi, 1, -0.1)]
+    samples = actor._finish(0, drawn)
+    assert len(samples) == 2 * len(drawn.symmetries(drawn.observation(), pi)) and samples.draw.tolist() == [1.0] * len(
+        samples
+    )
 
 
 def test_replay_window_keeps_the_newest_and_survives_a_checkpoint_round_trip():
@@ -114,6 +154,19 @@ def test_replay_window_keeps_the_newest_and_survives_a_checkpoint_round_trip():
     copy = ReplayWindow(5, (1, 1, 1), 2)
     copy.load_state_dict(window.state_dict())
     assert sorted(copy.value.tolist()) == [4, 5, 6, 7, 8] and copy.added == 9
+
+
+def test_replay_keeps_draw_targets_and_reads_windows_saved_before_them():
+    window = ReplayWindow(4, (1, 1, 1), 2)
+    values = np.arange(6, dtype=np.float32)
+    window.add(Samples(values.reshape(6, 1, 1, 1), np.ones((6, 2), np.float32), values, values % 2))
+    assert sorted(zip(window.value.tolist(), window.draw.tolist(), strict=True)) == [(2, 0), (3, 1), (4, 0), (5, 1)]
+    batch = window.sample(16, np.random.default_rng(0))
+    assert (batch.draw == batch.value % 2).all()
+    old = {k: v for k, v in window.state_dict().items() if k != "draw"}
+    copy = ReplayWindow(4, (1, 1, 1), 2)
+    copy.load_state_dict(old)
+    assert sorted(copy.value.tolist()) == [2, 3, 4, 5] and not copy.draw.any()
 
 
 def test_a_short_run_checkpoints_resumes_and_becomes_an_agent(tmp_path):
@@ -241,6 +294,41 @@ def test_eval_settings_are_how_a_run_and_its_exported_model_play_unless_a_spec_s
     with pytest.raises(ArenaError, match=r"only eval.KEY=VALUE settings"):
         export_model(tmp_path / "c", tmp_path / "bad.pt", ["selfplay.c_puct=3.0"])
     assert not (tmp_path / "bad.pt").exists()
+
+
+def test_a_run_with_a_draw_head_plays_with_contempt_and_resumes_only_with_its_own_head(tmp_path):
+    base = [f"run.runs_dir={tmp_path}", "learn.total_steps=5", *TINY]
+    with pytest.raises(ArenaError, match=r"eval\.contempt needs a net that predicts draws: set draw_head: true"):
+        Training(load_config(AZConfig, None, [*base, "eval.contempt=0.2"]), None)
+    with Run.create(load_config(AZConfig, None, [*base, "run.name=d", "draw_head=true", "eval.contempt=0.2"])) as run:
+        summary = train(run.config, run)
+    logged = [json.loads(line) for line in (tmp_path / "d" / "metrics.jsonl").read_text().splitlines()]
+    assert "eval/random/win" in summary and any("learn/draw_loss" in row for row in logged)
+    game = make_game("tictactoe")
+    agent = make_agent(f"az:{tmp_path / 'd'},sims=8", game)
+    assert agent.config.contempt == 0.2  # the run's eval.contempt, unless a spec says otherwise
+    assert make_agent(f"az:{tmp_path / 'd'},sims=8,contempt=0", game).config.contempt == 0.0
+    final, _ = play_game(game, agent, make_agent("random", game), game.parse_moves("5"), seed=0)
+    assert final.is_terminal()
+    with pytest.raises(ArenaError, match=r"contempt"):
+        make_agent(f"az:{tmp_path / 'd'},sims=8,contempt=1.5", game)  # a draw is not worth a loss
+
+    resumed = Run.resume(tmp_path / "d", AZConfig, ["draw_head=false", "eval.contempt=0"])
+    with (
+        resumed as run,
+        pytest.raises(ArenaError, match="trained with draw_head: true; this config has draw_head: false"),
+    ):
+        Training(run.config, run)
+    with Run.create(load_config(AZConfig, None, [*base, "run.name=plain"])) as run:
+        train(run.config, run)
+    with pytest.raises(ArenaError, match="contempt needs a net with a draw head"):
+        make_agent(f"az:{tmp_path / 'plain'},sims=8,contempt=0.2", game)
+    # a run with a draw head may start from weights without one: the head starts fresh, the rest is copied
+    child = Training(
+        load_config(AZConfig, None, [*base, "draw_head=true", f"learn.init_weights={tmp_path / 'plain'}"]), None
+    )
+    parent = load_checkpoint_file(sorted((tmp_path / "plain" / "checkpoints").glob("ckpt-*.pt"))[-1])["net"]
+    assert child.net.draw_head and all(torch.equal(child.net.state_dict()[k], v) for k, v in parent.items())
 
 
 @pytest.mark.slow

@@ -73,6 +73,25 @@ def test_onnx_gives_the_priors_and_values_of_torch_on_legal_moves_only():
 
 
 @needs_onnx
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "torch"])
+def test_a_draw_head_gives_every_backend_draw_probabilities_mirror_averaged_too(backend):
+    torch.manual_seed(0)
+    net = PolicyValueNet("resnet-3x32", C4.obs_shape, C4.num_actions, draw_head=True)
+    obs, mask = positions()
+    _, values, draw_logits = net.eval().heads(torch.from_numpy(obs))
+    evaluator = make_evaluator(net, "cpu", backend)
+    _, onnx_values, draws = evaluator(obs, mask)
+    tolerance = 0.05 if backend == "onnx-int8" else 1e-5  # the int8 graph runs float until calibrated
+    np.testing.assert_allclose(draws, torch.sigmoid(draw_logits).detach().numpy(), atol=tolerance)
+    np.testing.assert_allclose(onnx_values, values.detach().numpy(), atol=tolerance)
+    mirrored = MirrorAveraged(evaluator, C4)(obs, mask)
+    flipped = evaluator(np.ascontiguousarray(obs[..., ::-1]), C4.mirror_actions(mask).copy())[2]
+    assert len(mirrored) == 3 and np.allclose(mirrored[2], (draws + flipped) / 2, atol=1e-6)
+    plain = PolicyValueNet("resnet-3x32", C4.obs_shape, C4.num_actions)
+    assert len(make_evaluator(plain, "cpu", backend)(obs, mask)) == 2  # no head, no third output
+
+
+@needs_onnx
 @pytest.mark.parametrize("backend", ["onnx", "torch"])
 def test_refresh_follows_new_weights_and_never_touches_the_training_mode(backend):
     net = trained_looking_net().train()

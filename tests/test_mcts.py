@@ -295,3 +295,53 @@ def test_searching_agents_say_what_they_thought():
         assert action in (2, 6) and shares.sum() == pytest.approx(1.0) and shares[[2, 6]].sum() >= 0.5
         assert agent.last_search["value"] > 0.5
     assert agent.last_search["proven"] == 1.0  # the solver saw the win in one; search stopped there
+
+
+# -- contempt ----------------------------------------------------------------------------------------------------
+
+
+def first_move_judge(obs, mask):
+    """A net after X's first move on an empty board, seen from the side to move (O): column 1 is a sure draw
+    (value 0, draw 1), column 7 a slightly worse game either side can still lose (X -0.1, draw 0), any other
+    column bad for X (-0.5, draw 0)."""
+    opponent = obs[:, 1, -1]  # [L, 7] X's stones on the bottom row, from O's side
+    x_value = np.where(opponent[:, 0] > 0, 0.0, np.where(opponent[:, 6] > 0, -0.1, -0.5))
+    draws = np.where(opponent[:, 0] > 0, 1.0, 0.0)
+    priors = mask / mask.sum(axis=1, keepdims=True)
+    return priors.astype(np.float32), (-x_value).astype(np.float32), draws.astype(np.float32)
+
+
+@pytest.mark.parametrize(("contempt", "played", "column_one_q"), [(0.0, 0, 0.0), (0.3, 6, -0.3)])
+def test_contempt_trades_a_sure_draw_for_a_line_the_opponent_can_still_lose(contempt, played, column_one_q):
+    # Gumbel with 7 simulations and 7 considered actions visits each first move once: Q is the judge's value
+    mcts, result = search(
+        [C4.initial_state()], 7, first_move_judge, kind="gumbel", max_considered=7, contempt=contempt, solver=False
+    )
+    q = mcts.value_sum[0, 0] / np.maximum(mcts.visits[0, 0], 1)
+    assert q[0] == pytest.approx(column_one_q) and q[6] == pytest.approx(-0.1) and q[3] == pytest.approx(-0.5)
+    assert int(result.action[0]) == played
+
+
+@pytest.mark.parametrize("contempt", [0.0, 0.25])
+def test_a_drawn_end_is_worth_minus_contempt_to_the_searcher_and_stays_proven(contempt):
+    game = make_game("tictactoe")
+    state = game.state_from_board("""
+        X O X
+        X O O
+        O X .
+    """)  # X's last move fills the board: a draw
+    uniform = uniform_evaluator(game.num_actions)
+
+    def no_draws_foreseen(obs, mask):
+        return (*uniform(obs, mask), np.zeros(len(obs), np.float32))
+
+    config = SearchConfig(8, contempt=contempt)
+    mcts = BatchedMCTS(no_draws_foreseen, game.num_actions, config, np.random.default_rng(0))
+    mcts.reset([state])
+    result = mcts.search()
+    assert result.proven[0] and result.value[0] == pytest.approx(-contempt) and int(result.action[0]) == 8
+
+
+def test_contempt_refuses_an_evaluator_without_draws():
+    with pytest.raises(ValueError, match="contempt needs an evaluator that returns draw probabilities"):
+        search([C4.initial_state()], 4, contempt=0.2)

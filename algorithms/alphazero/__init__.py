@@ -1,8 +1,8 @@
 """AlphaZero: batched self-play with PUCT or Gumbel search guided by a policy/value net, and the learner that trains it.
 
 ```
-SelfPlayActor  many games in lockstep, one BatchedMCTS  ──samples (obs, search policy, outcome)──>  ReplayWindow
-Learner        minibatch Adam on policy cross-entropy + value MSE (+ L2 through weight decay)  <──  ReplayWindow
+SelfPlayActor  many games in lockstep, one BatchedMCTS  ──samples (obs, search policy, outcome, drawn?)──>  ReplayWindow
+Learner        Adam on policy cross-entropy + value MSE (+ draw cross-entropy, L2 by weight decay)  <──  ReplayWindow
 ```
 
 One concept a file, read in this order:
@@ -10,7 +10,7 @@ One concept a file, read in this order:
 | file | holds |
 |---|---|
 | `config.py` | `AZConfig` and its sections, `search_config` (the one builder of self-play and evaluation search) |
-| `replay.py` | `Samples` (planes, search policies, value targets) and the `ReplayWindow` ring |
+| `replay.py` | `Samples` (planes, search policies, value and draw targets) and the `ReplayWindow` ring |
 | `selfplay.py` | `SelfPlayActor`: many games in lockstep with one batched search, finished games into samples |
 | `learner.py` | `Learner`: the loss and the gradient step; `build_net` |
 | `agent.py` | `AlphaZeroAgent`, `load_agent` (`az:` specs, shipped `models/`), `export_model` |

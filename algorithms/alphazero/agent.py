@@ -38,7 +38,8 @@ class AlphaZeroAgent(Agent):
 
     After each move, `last_search` holds what the search thought: `visits` (the share of root visits per
     action, a list of `num_actions` floats), `policy` (the search policy), and `value` (the searching side's
-    expected outcome in [-1, 1]); `proven` is that value when the solver proved it, else None.
+    expected outcome in [-1, 1], a draw counted at -contempt); `proven` is that value when the solver proved it,
+    else None.
     """
 
     def __init__(
@@ -52,6 +53,8 @@ class AlphaZeroAgent(Agent):
         mirror: bool = False,
     ) -> None:
         super().__init__(game, seed=0)
+        if search.contempt and not net.draw_head:
+            raise ArenaError(f"{name}: contempt needs a net with a draw head (trained with draw_head: true)")
         self.name = name
         self.simulations = search.simulations
         self.config = search
@@ -112,6 +115,22 @@ def net_game(payload: dict[str, Any]) -> Game:
     return make_game(payload["az"]["game"], **payload["az"].get("game_options", {}))
 
 
+def payload_net(payload: dict[str, Any], game: Game) -> PolicyValueNet:
+    """The net of a checkpoint payload with its weights (a draw head where the weights have one)."""
+    weights = payload["net"]
+    net = PolicyValueNet(payload["az"]["net"], game.obs_shape, game.num_actions, draw_head="draw_fc.weight" in weights)
+    net.load_state_dict(weights)
+    return net
+
+
+def check_draw_head(payload: dict[str, Any], draw_head: bool, where: str) -> None:
+    """Refuse to resume a run whose checkpoint has (or lacks) the draw head this config asks for."""
+    saved = "draw_fc.weight" in payload["net"]
+    if saved != draw_head:
+        have, want = str(saved).lower(), str(draw_head).lower()
+        raise ArenaError(f"{where} was trained with draw_head: {have}; this config has draw_head: {want}")
+
+
 def check_net_game(payload: dict[str, Any], game: Game, where: str) -> None:
     """Refuse weights trained on other game options (another board size, other observation planes)."""
     saved = net_game(payload)
@@ -135,13 +154,13 @@ def load_agent(
 
     It searches with the run's `eval.search` kind (PUCT where the config has none), its `eval.c_puct` (where
     set) and self-play's other settings (solver, ... from the saved config) without noise; keywords in `search`
-    override those: `search` the kind, any other SelfPlayConfig field (e.g. `c_puct=2.0`) that setting.
+    override those: `search` the kind, `contempt` eval.contempt (the net needs a draw head), any other
+    SelfPlayConfig field (e.g. `c_puct=2.0`) that setting.
     `mirror` averages the net over each position and its mirror image (None: the run's `eval.mirror`).
     """
     payload = load_az_payload(path, game.name)[1]
     game = net_game(payload)  # with the options it was trained on: the agent reads any board's positions through it
-    net = PolicyValueNet(payload["az"]["net"], game.obs_shape, game.num_actions)
-    net.load_state_dict(payload["net"])
+    net = payload_net(payload, game)
     saved = payload.get("config", {})
     trained = dict(saved.get("selfplay", {}))
     trained.setdefault("search", "puct")  # saved before search kinds existed: PUCT was the only one
@@ -149,8 +168,12 @@ def load_agent(
     given = {k: v for k, v in search.items() if v is not None}
     kind = given.pop("search", None) or played.get("search", "puct")
     play_c_puct = None if "c_puct" in given else played.get("c_puct")
+    contempt = {"contempt": given.pop("contempt")} if "contempt" in given else {}
+    contempt = build_config(
+        EvalConfig, {"contempt": played.get("contempt", 0.0)} | contempt, source=f"az:{path}", where="eval"
+    ).contempt
     selfplay = build_config(SelfPlayConfig, trained | given, source=f"az:{path}", where="selfplay")
-    search = search_config(selfplay, sims, evaluation=True, kind=kind, c_puct=play_c_puct)
+    search = search_config(selfplay, sims, evaluation=True, kind=kind, c_puct=play_c_puct, contempt=contempt)
     mirror = played.get("mirror", EvalConfig.mirror) if mirror is None else mirror
     return AlphaZeroAgent(net, game, search, device=device, name=f"az:{path}", inference=inference, mirror=mirror)
 

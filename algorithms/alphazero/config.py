@@ -128,6 +128,11 @@ class EvalConfig:
     models); None: self-play's `selfplay.c_puct`. Playing wants more breadth than self-play's targets: the shipped
     Connect Four weights score 0.777 against minimax:depth=4 at 1.5 (200 games), 0.834 at 3.0 (600 games;
     models/README.md)."""
+    contempt: float = param(0.0, ge=0, lt=1)
+    """Lc0-style contempt when this run's agent plays: a draw is worth -contempt to it and +contempt to its
+    opponent, so the net's values become `value - contempt * P(draw)` at its turns (`+` at the opponent's) and
+    search prefers lines the opponent can still lose to a quiet draw. Needs a net with `draw_head`. Never in
+    self-play."""
     mirror: bool = True
     """Average the net's priors and values over each position and its left-right mirror when this run's agent
     plays (evaluation, gating, Pons figures, `az:` agents): twice the net's work per simulation, self-play never
@@ -165,6 +170,9 @@ class AZConfig:
     1,740 games against minimax:depth=2 over twenty-nine runs (89.6%), where stones alone won ~76% (README)."""
     net: str = "resnet-3x32"
     """Network preset (a resnet preset of algorithms/nets.py), e.g. resnet-5x64."""
+    draw_head: bool = False
+    """The net also predicts whether the game ends drawn (trained on self-play's outcomes), so play can use
+    `eval.contempt`."""
     selfplay: SelfPlayConfig = section(SelfPlayConfig)
     """Self-play."""
     learn: LearnConfig = section(LearnConfig)
@@ -187,12 +195,13 @@ def search_config(
     evaluation: bool = False,
     kind: str | None = None,
     c_puct: float | None = None,
+    contempt: float = 0.0,
 ) -> SearchConfig:
     """The one place a run's search settings become a SearchConfig: self-play (with root noise) or evaluation.
 
     Evaluation, gating, Pons figures and `az:` agents all come through here with `evaluation=True` and their
-    `kind` (eval.search) and `c_puct` (eval.c_puct): self-play's settings (c_puct, solver, Gumbel's constants)
-    without noise, unless those override them.
+    `kind` (eval.search), `c_puct` (eval.c_puct) and `contempt` (eval.contempt): self-play's settings (c_puct,
+    solver, Gumbel's constants) without noise, unless those override them. Self-play has no contempt.
     """
     kind = kind or selfplay.search
     if kind not in ("puct", "gumbel"):
@@ -209,6 +218,7 @@ def search_config(
         gumbel_scale=0.0 if evaluation else 1.0,
         c_visit=selfplay.c_visit,
         c_scale=selfplay.c_scale,
+        contempt=contempt if evaluation else 0.0,
     )
 
 
@@ -219,7 +229,16 @@ def run_game(config: AZConfig) -> Game:
 
 
 def play_search(config: AZConfig) -> SearchConfig:
-    """How a run's agent searches when it plays: eval.simulations, eval.search and eval.c_puct, no noise."""
+    """How a run's agent searches when it plays: eval.simulations, eval.search, eval.c_puct, eval.contempt, no
+    noise."""
+    played = config.eval
+    if played.contempt and not config.draw_head:
+        raise ArenaError("eval.contempt needs a net that predicts draws: set draw_head: true")
     return search_config(
-        config.selfplay, config.eval.simulations, evaluation=True, kind=config.eval.search, c_puct=config.eval.c_puct
+        config.selfplay,
+        played.simulations,
+        evaluation=True,
+        kind=played.search,
+        c_puct=played.c_puct,
+        contempt=played.contempt,
     )

@@ -1,4 +1,5 @@
-"""The loss step: Adam on policy cross-entropy + value MSE (L2 through weight decay), and the net it trains."""
+"""The loss step: Adam on policy cross-entropy + value MSE (+ the draw head's cross-entropy; L2 through weight
+decay), and the net it trains."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from envs.base import Game
 
 
 class Learner:
-    """Adam on policy cross-entropy + value MSE, L2 through weight decay."""
+    """Adam on policy cross-entropy + value MSE (+ draw cross-entropy with a draw head), L2 through weight decay."""
 
     def __init__(
         self,
@@ -53,11 +54,17 @@ class Learner:
         target_policy = torch.from_numpy(batch.policy).to(self.device)  # [B, A]
         target_value = torch.from_numpy(batch.value).to(self.device)  # [B]
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-            logits, values = self.net(obs)
+            logits, values, draw_logits = self.net.heads(obs)
         log_probs = F.log_softmax(logits.float(), dim=-1)
         policy_loss = -(target_policy * log_probs).sum(-1).mean()
         value_loss = F.mse_loss(values.float(), target_value)
         loss = policy_loss + value_loss
+        figures = {}
+        if draw_logits is not None:
+            target_draw = torch.from_numpy(batch.draw).to(self.device)  # [B]
+            draw_loss = F.binary_cross_entropy_with_logits(draw_logits.float(), target_draw)
+            loss = loss + draw_loss
+            figures["learn/draw_loss"] = draw_loss.item()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if allreduce is not None:
@@ -72,10 +79,11 @@ class Learner:
             "learn/value_loss": value_loss.item(),
             "learn/policy_entropy": entropy.item(),
             "learn/learning_rate": self.optimizer.param_groups[0]["lr"],
+            **figures,
         }
 
 
 def build_net(config: AZConfig, game: Game, device: torch.device) -> PolicyValueNet:
     """The policy/value net for `game`, seeded by the run's seed."""
     torch.manual_seed(config.run.seed)
-    return PolicyValueNet(config.net, game.obs_shape, game.num_actions).to(device)
+    return PolicyValueNet(config.net, game.obs_shape, game.num_actions, draw_head=config.draw_head).to(device)

@@ -76,6 +76,7 @@ class SelfPlayActor:
 
     def _finish(self, g: int, final: State) -> Samples:
         returns = final.returns()
+        drawn = float(all(r == 0 for r in returns))
         mix = self.config.root_value_mix
         obs, policy, value = [], [], []
         for planes, pi, player, root_value in self.records[g]:
@@ -90,8 +91,9 @@ class SelfPlayActor:
         self.finished_outcomes.append(float(returns[0]))
         if not obs:
             return Samples.concatenate([], self.game.obs_shape, self.game.num_actions)
+        value = np.asarray(value, np.float32)
         return Samples(
-            np.stack(obs).astype(np.float32), np.stack(policy).astype(np.float32), np.asarray(value, np.float32)
+            np.stack(obs).astype(np.float32), np.stack(policy).astype(np.float32), value, np.full_like(value, drawn)
         )
 
     def take_stats(self) -> dict[str, float]:

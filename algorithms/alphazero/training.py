@@ -14,7 +14,7 @@ import torch
 from agents import make_agent
 from agents.base import Agent
 from agents.matches import run_sprt
-from algorithms.alphazero.agent import AlphaZeroAgent, check_net_game, load_az_payload
+from algorithms.alphazero.agent import AlphaZeroAgent, check_draw_head, check_net_game, load_az_payload
 from algorithms.alphazero.config import AZConfig, play_search, run_game
 from algorithms.alphazero.evaluation import evaluate_against, pons_figures
 from algorithms.alphazero.learner import Learner, build_net
@@ -44,6 +44,7 @@ class Training:
         self.run = run
         self.device = device or resolve_device(config.run.device)
         self.game = run_game(config)
+        self.play_search = play_search(config)  # a bad eval section fails here, not at the first evaluation
         self.rng = np.random.default_rng(config.run.seed)
         self.net = build_net(config, self.game, self.device)
         self.learner = Learner(self.net, config.learn, self.device)
@@ -52,6 +53,7 @@ class Training:
         payload = run.restore() if run is not None else None
         if payload is not None:
             check_net_game(payload, self.game, str(run.path))
+            check_draw_head(payload, config.draw_head, str(run.path))
             self.net.load_state_dict(payload["net"])
             acting_state = payload.get("acting_net", payload["net"])
             self.learner.optimizer.load_state_dict(payload["optimizer"])
@@ -84,7 +86,13 @@ class Training:
             raise ArenaError(
                 f"learn.init_weights: {file} holds a {payload['az']['net']} net, this run builds {self.config.net}"
             )
-        self.net.load_state_dict(payload["net"])
+        weights = dict(payload["net"])
+        if self.net.draw_head != ("draw_fc.weight" in weights):
+            # start from the rest: a draw head the weights lack starts fresh, one this run has no use for is dropped
+            own = self.net.state_dict()
+            weights = {k: v for k, v in weights.items() if not k.startswith("draw_fc.")}
+            weights |= {k: v for k, v in own.items() if k.startswith("draw_fc.")}
+        self.net.load_state_dict(weights)
 
     @cached_property
     def acting_evaluator(self) -> OnnxEvaluator | TorchEvaluator:
@@ -148,7 +156,7 @@ class Training:
             return {}
         if self._opponents is None:
             self._opponents = {spec: make_agent(spec, self.game) for spec in config.eval.opponents}
-        search = play_search(config)
+        search = self.play_search
         self.evaluator.refresh()
         evaluator = MirrorAveraged(self.evaluator, self.game) if config.eval.mirror else self.evaluator
         figures: dict[str, float] = {}
@@ -168,7 +176,7 @@ class Training:
         config = self.config
         if self.run is None:  # a learner rank other than 0: rank 0 gates and shares the acting weights
             return False
-        search = play_search(config)
+        search = self.play_search
         inference = play_backend(config.selfplay.inference)
         device = str(self.device)
         mirror = config.eval.mirror
@@ -250,7 +258,7 @@ class Training:
         for key in ("games", "moves", "simulations"):
             self.counters[key] += payload[key]
         if not stale:
-            self.add(Samples(payload["obs"], payload["policy"], payload["value"]))
+            self.add(Samples(*(payload[k] for k in Samples.FIELDS)))
 
     def acting_state(self) -> dict[str, torch.Tensor]:
         """The weights actors play with."""
@@ -317,7 +325,7 @@ class AZActor:
         now = self._counts()
         deltas = {k: now[k] - self._sent[k] for k in now}
         self._sent = now
-        return {"obs": samples.obs, "policy": samples.policy, "value": samples.value, "samples": len(samples), **deltas}
+        return {k: getattr(samples, k) for k in Samples.FIELDS} | {"samples": len(samples), **deltas}
 
     def rates(self) -> dict[str, float]:
         """Games, samples, simulations and moves per second since the last call."""
