@@ -299,7 +299,7 @@ def test_eval_settings_are_how_a_run_and_its_exported_model_play_unless_a_spec_s
 def test_a_run_with_a_draw_head_plays_with_contempt_and_resumes_only_with_its_own_head(tmp_path):
     base = [f"run.runs_dir={tmp_path}", "learn.total_steps=5", *TINY]
     with pytest.raises(ArenaError, match=r"eval\.contempt needs a net that predicts draws: set draw_head: true"):
-        Training(load_config(AZConfig, None, [*base, "eval.contempt=0.2"]), None)
+        Training(load_config(AZConfig, None, [*base, "draw_head=false", "eval.contempt=0.2"]), None)
     with Run.create(load_config(AZConfig, None, [*base, "run.name=d", "draw_head=true", "eval.contempt=0.2"])) as run:
         summary = train(run.config, run)
     logged = [json.loads(line) for line in (tmp_path / "d" / "metrics.jsonl").read_text().splitlines()]
@@ -319,7 +319,7 @@ def test_a_run_with_a_draw_head_plays_with_contempt_and_resumes_only_with_its_ow
         pytest.raises(ArenaError, match="trained with draw_head: true; this config has draw_head: false"),
     ):
         Training(run.config, run)
-    with Run.create(load_config(AZConfig, None, [*base, "run.name=plain"])) as run:
+    with Run.create(load_config(AZConfig, None, [*base, "run.name=plain", "draw_head=false"])) as run:
         train(run.config, run)
     with pytest.raises(ArenaError, match="contempt needs a net with a draw head"):
         make_agent(f"az:{tmp_path / 'plain'},sims=8,contempt=0.2", game)

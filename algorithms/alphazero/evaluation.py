@@ -79,7 +79,7 @@ def pons_choices(evaluator: Evaluator, game: Game, move_lists: Any, search: Sear
     """[N] the move chosen in each position given as a move list: searched in one batch, or the net's argmax."""
     states = [game.state_from_moves(str(m)) for m in move_lists]
     if search is None:
-        priors, _ = evaluator(np.stack([s.observation() for s in states]), np.stack([s.legal_mask() for s in states]))
+        priors = evaluator(np.stack([s.observation() for s in states]), np.stack([s.legal_mask() for s in states]))[0]
         return priors.argmax(axis=1)
     mcts = BatchedMCTS(evaluator, game.num_actions, search, np.random.default_rng(0))
     mcts.reset(states)
