@@ -438,6 +438,11 @@ class PolicyValueNet(nn.Module):
         """Whether the net predicts draws."""
         return self.draw_fc is not None
 
+    @staticmethod
+    def has_draw_head(weights: dict[str, torch.Tensor]) -> bool:
+        """Whether a state_dict of this class holds a draw head (checkpoints made before it existed do not)."""
+        return "draw_fc.weight" in weights
+
     def heads(
         self, obs: torch.Tensor, mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:

@@ -118,14 +118,15 @@ def net_game(payload: dict[str, Any]) -> Game:
 def payload_net(payload: dict[str, Any], game: Game) -> PolicyValueNet:
     """The net of a checkpoint payload with its weights (a draw head where the weights have one)."""
     weights = payload["net"]
-    net = PolicyValueNet(payload["az"]["net"], game.obs_shape, game.num_actions, draw_head="draw_fc.weight" in weights)
+    draw_head = PolicyValueNet.has_draw_head(weights)
+    net = PolicyValueNet(payload["az"]["net"], game.obs_shape, game.num_actions, draw_head=draw_head)
     net.load_state_dict(weights)
     return net
 
 
 def check_draw_head(payload: dict[str, Any], draw_head: bool, where: str) -> None:
     """Refuse to resume a run whose checkpoint has (or lacks) the draw head this config asks for."""
-    saved = "draw_fc.weight" in payload["net"]
+    saved = PolicyValueNet.has_draw_head(payload["net"])
     if saved != draw_head:
         have, want = str(saved).lower(), str(draw_head).lower()
         raise ArenaError(f"{where} was trained with draw_head: {have}; this config has draw_head: {want}")

@@ -28,6 +28,7 @@ from algorithms.evaluators import (
     play_backend,
     selfplay_backend,
 )
+from algorithms.nets import PolicyValueNet
 from core.checkpoint import capture_rng, restore_rng
 from core.config import config_to_dict
 from core.device import resolve_device
@@ -87,7 +88,7 @@ class Training:
                 f"learn.init_weights: {file} holds a {payload['az']['net']} net, this run builds {self.config.net}"
             )
         weights = dict(payload["net"])
-        if self.net.draw_head != ("draw_fc.weight" in weights):
+        if self.net.draw_head != PolicyValueNet.has_draw_head(weights):
             # start from the rest: a draw head the weights lack starts fresh, one this run has no use for is dropped
             own = self.net.state_dict()
             weights = {k: v for k, v in weights.items() if not k.startswith("draw_fc.")}
