@@ -83,7 +83,6 @@ class ReplayWindow:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Refill from `state_dict` output (a window saved before draw targets existed counts no draws)."""
         self.size = self.cursor = 0
-        value = state["value"].numpy()
-        draw = state["draw"].numpy() if "draw" in state else np.zeros_like(value)
-        self.add(Samples(state["obs"].numpy(), state["policy"].numpy(), value, draw))
+        draw = state["draw"].numpy() if "draw" in state else None  # Samples counts no draws then
+        self.add(Samples(state["obs"].numpy(), state["policy"].numpy(), state["value"].numpy(), draw))
         self.added = int(state["added"])
